@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/wechat"
+)
+
+// tokenService builds the token service over an open store.
+func (g *globals) tokenService(st store.Store) (*token.Service, error) {
+	box, err := g.box()
+	if err != nil {
+		return nil, err
+	}
+	client := wechat.New(wechat.Options{BaseURL: g.wechatURL()})
+	return &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}, Logger: g.logger()}, nil
+}
+
+// wechatURL is WeChat's API base URL: the real one unless pointed at the
+// simulator with WXNOTIFY_WECHAT_URL.
+func (g *globals) wechatURL() string {
+	if v := g.env.Getenv("WXNOTIFY_WECHAT_URL"); v != "" {
+		return v
+	}
+	return wechat.DefaultBaseURL
+}
+
+func newTokenCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Read access_tokens from the central token service",
+		Long: "wxnotify holds each app's access_token: one fetch per token lifetime however many instances run.\n" +
+			"Other services get the token from GET /v1/apps/{appid}/access_token (API key) or from here, and\n" +
+			"never call /cgi-bin/token themselves. WeChat is reached at WXNOTIFY_WECHAT_URL (default the real API).",
+	}
+	get := &cobra.Command{
+		Use:   "get APPID",
+		Short: "Print a valid access_token for the app (fetching one only if none is valid)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			svc, err := g.tokenService(st)
+			if err != nil {
+				return err
+			}
+			t, err := svc.Token(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return json.NewEncoder(g.env.Stdout).Encode(struct {
+					AppID       string    `json:"appid"`
+					AccessToken string    `json:"access_token"`
+					ExpiresAt   time.Time `json:"expires_at"`
+				}{t.AppID, t.Value.Reveal(), t.ExpiresAt})
+			}
+			fmt.Fprintln(g.env.Stdout, t.Value.Reveal())
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status [APPID]",
+		Short: "Show each app's token health: expiry, next refresh, fetches, last error (never the token)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			svc := &token.Service{Store: st}
+			ids := args
+			if len(ids) == 0 {
+				apps, err := (&token.AppService{Store: st}).FindApps(ctx)
+				if err != nil {
+					return err
+				}
+				for _, a := range apps {
+					ids = append(ids, a.AppID)
+				}
+			}
+			var all []*wxnotify.TokenStatus
+			for _, id := range ids {
+				s, err := svc.Status(ctx, id)
+				if err != nil {
+					return err
+				}
+				all = append(all, s)
+			}
+			if g.json {
+				return json.NewEncoder(g.env.Stdout).Encode(all)
+			}
+			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "APPID\tMODE\tTOKEN\tEXPIRES\tNEXT REFRESH\tFETCHES\tLAST ERROR")
+			for _, s := range all {
+				health := "none"
+				if s.HasToken {
+					health = "valid"
+					if !time.Now().Before(s.ExpiresAt) {
+						health = "expired"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.AppID, s.Mode, health, fmtTime(s.ExpiresAt), fmtTime(s.RefreshAt), s.Fetches, s.LastError)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(get, status)
+	return cmd
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}

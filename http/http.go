@@ -1,0 +1,111 @@
+// Package http is wxnotify's HTTP surface: one Server, with each surface
+// (operator API, token endpoint, mini-program endpoints, WeChat callbacks)
+// registering its own routes. Every handler parses, makes one service call,
+// and either encodes the result or calls Error.
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/wxnotify/wxnotify"
+)
+
+// codes maps error codes to HTTP status codes: the one table.
+var codes = map[string]int{
+	wxnotify.ECONFLICT:     http.StatusConflict,
+	wxnotify.EINVALID:      http.StatusBadRequest,
+	wxnotify.ENOTFOUND:     http.StatusNotFound,
+	wxnotify.EUNAUTHORIZED: http.StatusUnauthorized,
+	wxnotify.EFORBIDDEN:    http.StatusForbidden,
+	wxnotify.ERATELIMIT:    http.StatusTooManyRequests,
+	wxnotify.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	wxnotify.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatusCode returns the HTTP status for an error code.
+func ErrorStatusCode(code string) int {
+	if v, ok := codes[code]; ok {
+		return v
+	}
+	return http.StatusInternalServerError
+}
+
+// FromErrorStatusCode returns the error code for an HTTP status, for clients.
+func FromErrorStatusCode(status int) string {
+	for k, v := range codes {
+		if v == status {
+			return k
+		}
+	}
+	return wxnotify.EINTERNAL
+}
+
+// ErrorResponse is the JSON body of every error answer.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody says what went wrong: a code from the wxnotify E* constants, a
+// message safe to show, and the input field at fault where there is one.
+type ErrorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Error writes err as a JSON error answer. Internal errors are logged in full
+// and answered with a generic message.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := wxnotify.ErrorCode(err), wxnotify.ErrorMessage(err)
+	if code == wxnotify.EINTERNAL {
+		s.logger().ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, ErrorStatusCode(code), &ErrorResponse{Error: ErrorBody{
+		Code: code, Message: msg, Field: wxnotify.ErrorField(err), RequestID: requestIDFrom(r.Context()),
+	}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads a JSON body of at most s.MaxBodyBytes into v, and turns
+// every failure into an EINVALID error that says what is wrong.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case errors.As(err, &tooBig):
+			return wxnotify.Errorf(wxnotify.EINVALID, "request body larger than %d bytes", tooBig.Limit)
+		case errors.As(err, &typeErr):
+			return wxnotify.FieldErrorf(typeErr.Field, "wrong type: want %s", typeErr.Type)
+		case errors.As(err, &syntaxErr):
+			return wxnotify.Errorf(wxnotify.EINVALID, "malformed JSON at byte %d", syntaxErr.Offset)
+		}
+		return wxnotify.Errorf(wxnotify.EINVALID, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return wxnotify.Errorf(wxnotify.EINVALID, "invalid JSON body: more than one value")
+	}
+	return nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,144 @@
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+)
+
+// DefaultMaxBodyBytes bounds a request body unless a route says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Server serves wxnotify's HTTP API. Set the service fields before Open.
+type Server struct {
+	// Addr is the listen address; ":0" picks a free port (see URL).
+	Addr   string
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	AppService    wxnotify.AppService
+	APIKeyService wxnotify.APIKeyService
+	TokenService  wxnotify.TokenService
+
+	ln     net.Listener
+	server *http.Server
+	mux    *http.ServeMux
+}
+
+// NewServer returns a Server with its routes registered.
+func NewServer() *Server {
+	s := &Server{mux: http.NewServeMux()}
+	s.server = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second, // broadcasts upload large bodies
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.registerTokenRoutes()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP adds a request id, logs the request (never its body), and
+// recovers from panics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger().ErrorContext(r.Context(), "panic in handler", "request_id", id, "path", r.URL.Path, "panic", v)
+			s.Error(w, r, wxnotify.Errorf(wxnotify.EINTERNAL, "internal error"))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	go s.server.Serve(ln)
+	return nil
+}
+
+// URL returns the base URL the server listens on.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	host := s.ln.Addr().String()
+	if strings.HasPrefix(host, "[::]") || strings.HasPrefix(host, "0.0.0.0") {
+		_, port, _ := net.SplitHostPort(host)
+		host = "127.0.0.1:" + port
+	}
+	return "http://" + host
+}
+
+// Close shuts the server down gracefully, waiting for requests in flight up
+// to ctx's deadline.
+func (s *Server) Close(ctx context.Context) error {
+	if s.ln == nil {
+		return nil
+	}
+	return s.server.Shutdown(ctx)
+}
+
+func (s *Server) maxBody() int64 {
+	if s.MaxBodyBytes > 0 {
+		return s.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+type requestIDKey struct{}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// requireAPIKey wraps an operator-API handler: it authenticates the bearer
+// key and puts it in the request context.
+func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		key, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="wxnotify"`)
+			s.Error(w, r, wxnotify.Errorf(wxnotify.EUNAUTHORIZED, "API key required: Authorization: Bearer wxk_…"))
+			return
+		}
+		k, err := s.APIKeyService.Authenticate(r.Context(), key)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		h(w, r.WithContext(wxnotify.NewContextWithAPIKey(r.Context(), k)))
+	}
+}
