@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/wxnotify/wxnotify"
 )
@@ -94,6 +95,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 			return wxnotify.FieldErrorf(typeErr.Field, "wrong type: want %s", typeErr.Type)
 		case errors.As(err, &syntaxErr):
 			return wxnotify.Errorf(wxnotify.EINVALID, "malformed JSON at byte %d", syntaxErr.Offset)
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return wxnotify.FieldErrorf(strings.Trim(name, `"`), "unknown field")
 		}
 		return wxnotify.Errorf(wxnotify.EINVALID, "invalid JSON body: %v", err)
 	}

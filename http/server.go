@@ -24,9 +24,28 @@ type Server struct {
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
-	AppService    wxnotify.AppService
-	APIKeyService wxnotify.APIKeyService
-	TokenService  wxnotify.TokenService
+	AppService     wxnotify.AppService
+	APIKeyService  wxnotify.APIKeyService
+	TokenService   wxnotify.TokenService
+	MessageService wxnotify.MessageService
+
+	// Mini-program surface (miniprogram.go) and WeChat push callback
+	// (callback.go). A nil service answers its routes with 503.
+	SessionService  wxnotify.SessionService
+	CreditService   wxnotify.CreditService
+	EventService    wxnotify.EventService
+	CallbackConfigs CallbackConfigs
+	// SessionRate and SessionBurst limit each mini-program session's
+	// requests (per second, and the burst above it); 0 means
+	// DefaultSessionRate and DefaultSessionBurst.
+	SessionRate  float64
+	SessionBurst int
+	// Now is the clock of the callback's timestamp and nonce checks and of
+	// the rate limits; nil means time.Now.
+	Now func() time.Time
+
+	limiters *limiterSet
+	nonces   *nonceCache
 
 	ln     net.Listener
 	server *http.Server
@@ -47,6 +66,9 @@ func NewServer() *Server {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.registerTokenRoutes()
+	s.registerMessageRoutes()
+	s.registerMiniProgramRoutes()
+	s.registerCallbackRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -85,6 +85,55 @@ type Executor interface {
 	// Now; otherwise it changes nothing and returns nil.
 	TokenSaveError(ctx context.Context, p *TokenSaveErrorParams) error
 
+	// Credits (ledger)
+
+	// CreditInsertBatch stores new credits, all or none, and returns how
+	// many were new: a credit whose (AppID, Kind, Value) exists already (or
+	// appears earlier in the batch) is skipped. Credits with an empty Value
+	// (subscribe kinds) are never duplicates. Returns ErrNotFound if an app
+	// does not exist, and an error if a credit fails Validate. Credits,
+	// subscribe counters and events go with AppDelete.
+	CreditInsertBatch(ctx context.Context, credits []*CreditInsertParams) (int, error)
+	// CreditGet returns one credit, or ErrNotFound.
+	CreditGet(ctx context.Context, id int64) (*Credit, error)
+	// CreditSpend takes one use of the user's oldest usable credit (by
+	// ObtainedAt, then ID) of the first kind in p.Kinds that has one, for
+	// p.TemplateID exactly, and returns the credit as it is after the spend
+	// (UseNumber tells which use was taken). Usable: UsesLeft > 0, not
+	// dead, ExpiresAt zero or after p.Cutoff. Kind "long_term" is returned
+	// without being decremented. Concurrent callers, on any number of
+	// Stores, never take the same use, and get ErrNotFound only when the
+	// user has no usable credit. Returns an error if p.Validate fails.
+	CreditSpend(ctx context.Context, p *CreditSpendParams) (*Credit, error)
+	// CreditRefund gives back one use of a credit; a credit that has all
+	// its Uses stays as it is. Returns ErrNotFound if the credit does not
+	// exist (or was purged).
+	CreditRefund(ctx context.Context, id int64) error
+	// CreditKill marks a credit dead with reason; it is never spent again.
+	// Killing a dead credit keeps the first reason. Returns ErrNotFound if
+	// the credit does not exist.
+	CreditKill(ctx context.Context, id int64, reason string) error
+	// CreditKillTemplate kills every usable credit of the user for the
+	// template and returns how many. Returns an error if p.Validate fails.
+	CreditKillTemplate(ctx context.Context, p *CreditKillTemplateParams) (int64, error)
+	// CreditPurge deletes credits that are expired, dead, or used up (see
+	// CreditPurgeParams), and returns how many.
+	CreditPurge(ctx context.Context, p *CreditPurgeParams) (int64, error)
+	// CreditStocks counts usable credits and uses per (app, kind, template),
+	// and per user when p.OpenID is set, ordered by those keys.
+	CreditStocks(ctx context.Context, p *CreditStocksParams) ([]*CreditStock, error)
+	// SubscribeChoiceAdd adds p.Count to the app's counter of p.Choice for
+	// the template.
+	SubscribeChoiceAdd(ctx context.Context, p *SubscribeChoiceAddParams) error
+	// EventInsert stores a pushed event and returns true, or returns false
+	// and changes nothing if the same event (app, type, openid, template,
+	// CreateTime, MsgID) is stored already: WeChat repeats a push it got no
+	// timely answer to. Returns ErrNotFound if the app does not exist.
+	EventInsert(ctx context.Context, e *Event) (bool, error)
+	// EventListByMsgID returns the app's events with that msgid (sent
+	// events), oldest first.
+	EventListByMsgID(ctx context.Context, appID, msgID string) ([]*Event, error)
+
 	// APIKeyInsert stores a new API key. Returns ErrConflict if the id exists.
 	APIKeyInsert(ctx context.Context, k *APIKey) error
 	// APIKeyGet returns one key, or ErrNotFound.
@@ -93,6 +142,29 @@ type Executor interface {
 	APIKeyList(ctx context.Context) ([]*APIKey, error)
 	// APIKeyDelete removes a key, or returns ErrNotFound.
 	APIKeyDelete(ctx context.Context, id string) error
+
+	// Sessions (mini program)
+
+	// SessionInsert stores a new mini-program session. Returns ErrNotFound
+	// if the app does not exist, ErrConflict if the token hash exists, and
+	// an error if p.Validate fails.
+	SessionInsert(ctx context.Context, p *SessionInsertParams) error
+	// SessionGet returns the session whose token hashes to tokenHash, or
+	// ErrNotFound. It returns expired sessions too: the caller compares
+	// ExpiresAt with its clock.
+	SessionGet(ctx context.Context, tokenHash []byte) (*Session, error)
+	// SessionDeleteExpired deletes every session with ExpiresAt <= now and
+	// returns how many.
+	SessionDeleteExpired(ctx context.Context, now time.Time) (int64, error)
+	// AppCallbackSet creates or replaces the app's push configuration.
+	// Returns ErrNotFound if the app does not exist.
+	AppCallbackSet(ctx context.Context, c *AppCallback) error
+	// AppCallbackGet returns the app's push configuration, or ErrNotFound
+	// if none is set (or the app does not exist).
+	AppCallbackGet(ctx context.Context, appID string) (*AppCallback, error)
+	// AppCallbackDelete removes the app's push configuration, or returns
+	// ErrNotFound. Sessions and callback rows also go with AppDelete.
+	AppCallbackDelete(ctx context.Context, appID string) error
 }
 
 // App is an app row. The secret is AES-GCM ciphertext sealed by the token

@@ -107,7 +107,7 @@ func newAppCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list, rm)
+	cmd.AddCommand(add, list, rm, newAppCallbackCommand(g))
 	return cmd
 }
 

@@ -14,7 +14,10 @@ import (
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
 	wxhttp "github.com/wxnotify/wxnotify/http"
+	"github.com/wxnotify/wxnotify/ledger"
+	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/wechat"
 )
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -41,9 +44,20 @@ func newServeCommand(g *globals) *cobra.Command {
 			srv := wxhttp.NewServer()
 			srv.Addr = addr
 			srv.Logger = log
-			srv.AppService = &token.AppService{Store: st, Box: tokens.Box}
+			apps := &token.AppService{Store: st, Box: tokens.Box}
+			srv.AppService = apps
 			srv.APIKeyService = &apikey.Service{Store: st}
 			srv.TokenService = tokens
+			// Mini-program surface and WeChat push callback.
+			sessions := &session.Service{
+				Store: st, Box: tokens.Box, Secrets: apps, Logger: log,
+				WeChat: wechat.New(wechat.Options{BaseURL: g.wechatURL()}),
+			}
+			credits := &ledger.Service{Store: st, Logger: log}
+			srv.SessionService = sessions
+			srv.CreditService = credits
+			srv.EventService = credits
+			srv.CallbackConfigs = apps
 			if err := srv.Open(); err != nil {
 				return err
 			}
@@ -52,6 +66,8 @@ func newServeCommand(g *globals) *cobra.Command {
 
 			grp, gctx := errgroup.WithContext(ctx)
 			grp.Go(func() error { return tokens.Run(gctx, 0) })
+			grp.Go(func() error { sessions.RunPurge(gctx, 0); return nil })
+			// TODO(lead): the ledger's purge job (credits.RunPurge) belongs to the credit change.
 			<-gctx.Done()
 			log.Info("wxnotify shutting down")
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)

@@ -193,6 +193,10 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 		exerciseAPIKey(t, newDB)
 	})
 
+	t.Run("Credit", func(t *testing.T) { t.Parallel(); exerciseCredit(t, newDB) })
+
+	t.Run("Session", func(t *testing.T) { t.Parallel(); exerciseSession(t, newDB) })
+
 	t.Run("Time", func(t *testing.T) {
 		t.Parallel()
 		t.Run("RoundTripTruncatedUTC", func(t *testing.T) {
