@@ -29,6 +29,12 @@ type Server struct {
 	TokenService   wxnotify.TokenService
 	MessageService wxnotify.MessageService
 
+	// Broadcasts, recurring schedules and outcome webhooks (broadcast.go,
+	// schedule.go, webhook.go). A nil service answers its routes with 503.
+	BroadcastService wxnotify.BroadcastService
+	ScheduleService  wxnotify.ScheduleService
+	WebhookService   wxnotify.WebhookService
+
 	// Mini-program surface (miniprogram.go) and WeChat push callback
 	// (callback.go). A nil service answers its routes with 503.
 	SessionService  wxnotify.SessionService
@@ -69,6 +75,9 @@ func NewServer() *Server {
 	s.registerMessageRoutes()
 	s.registerMiniProgramRoutes()
 	s.registerCallbackRoutes()
+	s.registerBroadcastRoutes()
+	s.registerScheduleRoutes()
+	s.registerWebhookRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -21,7 +22,9 @@ type MessageStore interface {
 	// group commit of docs/decisions.md), all or none. A message whose
 	// (AppID, IdempotencyKey) exists already — in the table or earlier in
 	// the batch — is not stored: its result carries the existing id and
-	// Created=false. Results are in the order of ps.
+	// Created=false. Results are in the order of ps. Messages without an
+	// IdempotencyKey are always stored. Returns an error, storing nothing,
+	// if a message fails Validate.
 	MessageInsertMany(ctx context.Context, ps []*MessageInsertParams) ([]MessageInsertResult, error)
 
 	// MessageClaim claims up to Limit due messages (state queued, run_at <=
@@ -37,7 +40,11 @@ type MessageStore interface {
 	// claimed messages are returned with State "sending", Attempts already
 	// incremented, and the credit (id and value) attached. On PostgreSQL
 	// concurrent claimers skip each other's rows (FOR UPDATE SKIP LOCKED):
-	// no message and no credit use is ever claimed twice.
+	// no message and no credit use is ever claimed twice. A message whose
+	// user has usable credits that are all locked by a concurrent
+	// transaction at that instant is neither claimed nor moved: it stays
+	// queued for the next claim (so it never lands in no_credit while a
+	// credit exists). Returns an error if p.Validate fails.
 	MessageClaim(ctx context.Context, p *MessageClaimParams) ([]*Message, error)
 
 	// MessageFinishMany records the outcome of claimed messages in one
@@ -46,7 +53,11 @@ type MessageStore interface {
 	// skipped and reported false. Each inserts its Attempt (if any), and
 	// may kill the reserved credit (KillCreditReason) or refund it
 	// (RefundCredit); either drops it from the message, so that the next
-	// claim reserves another.
+	// claim reserves another. Otherwise the message keeps its credit, also
+	// when it is queued again (a retry reuses it). Every outcome, queued
+	// included, clears ClaimedBy and LeaseUntil. An ID repeated in ps
+	// applies once, for its first occurrence. Returns an error, changing
+	// nothing, if an element fails Validate.
 	MessageFinishMany(ctx context.Context, ps []*MessageFinishParams) ([]bool, error)
 
 	// MessageRecover moves messages whose lease expired before Now out of
@@ -54,13 +65,14 @@ type MessageStore interface {
 	// before it died. Returns the ids moved.
 	MessageRecover(ctx context.Context, now time.Time) ([]int64, error)
 	// MessageExpire moves queued and waiting_credit messages whose
-	// expires_at is at or before now to expired, and returns the ids.
+	// expires_at is at or before now to expired, refunding and dropping any
+	// credit they hold (a retry's), and returns the ids.
 	MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 	// MessageRequeueWaiting moves waiting_credit messages whose user now
 	// has a usable credit (expiring after cutoff) back to queued.
 	MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error)
 	// MessageCancel cancels a queued or waiting_credit message, refunding
-	// any credit it holds. Returns ErrNotFound, or ErrConflict when the
+	// any credit it holds (and dropping it from the message). Returns ErrNotFound, or ErrConflict when the
 	// message is sending or terminal; the current row either way on conflict.
 	MessageCancel(ctx context.Context, id int64, now time.Time) (*Message, error)
 
@@ -81,12 +93,15 @@ type MessageStore interface {
 
 // Message is a message row.
 type Message struct {
-	ID               int64
-	AppID            string
-	OpenID           string
-	Kind             string // "subscribe" or "template"
-	TemplateID       string
-	Data             []byte // JSON object keyword → value
+	ID         int64
+	AppID      string
+	OpenID     string
+	Kind       string // "subscribe" or "template"
+	TemplateID string
+	// Data is the JSON object keyword → value. It reads back equal as
+	// JSON, not byte for byte: PostgreSQL (jsonb) normalises spacing and
+	// key order.
+	Data             []byte
 	Page             string
 	MiniprogramState string
 	Lang             string
@@ -112,7 +127,7 @@ type Message struct {
 // MessageInsertParams are the fields of an accepted message.
 type MessageInsertParams struct {
 	AppID, OpenID, Kind, TemplateID string
-	Data                            []byte
+	Data                            []byte // a JSON object; nil is stored as {}
 	Page, MiniprogramState, Lang    string
 	EmphasisKeyword                 string
 	RunAt, ExpiresAt                time.Time
@@ -120,6 +135,22 @@ type MessageInsertParams struct {
 	IdempotencyKey                  string // "" for none
 	BroadcastID, ScheduleID         int64
 	Now                             time.Time
+}
+
+// Validate reports a malformed message. Drivers call it for every message of
+// a batch before touching the database.
+func (p *MessageInsertParams) Validate() error {
+	switch {
+	case p.AppID == "":
+		return fmt.Errorf("store: message insert: AppID required")
+	case p.OpenID == "":
+		return fmt.Errorf("store: message insert: OpenID required")
+	case p.Kind != "subscribe" && p.Kind != "template":
+		return fmt.Errorf("store: message insert: Kind %q not subscribe or template", p.Kind)
+	case p.RunAt.IsZero() || p.Now.IsZero():
+		return fmt.Errorf("store: message insert: RunAt and Now required")
+	}
+	return nil
 }
 
 // MessageInsertResult is the outcome of one insert of a batch.
@@ -135,6 +166,21 @@ type MessageClaimParams struct {
 	LeaseUntil   time.Time
 	Limit        int
 	CreditCutoff time.Time // Now + the ledger's safety margin
+}
+
+// Validate reports a malformed claim.
+func (p *MessageClaimParams) Validate() error {
+	switch {
+	case p.Holder == "":
+		return fmt.Errorf("store: message claim: Holder required")
+	case p.Limit <= 0:
+		return fmt.Errorf("store: message claim: Limit %d not positive", p.Limit)
+	case p.Now.IsZero() || p.CreditCutoff.IsZero():
+		return fmt.Errorf("store: message claim: Now and CreditCutoff required")
+	case !p.LeaseUntil.After(p.Now):
+		return fmt.Errorf("store: message claim: LeaseUntil %v not after Now %v", p.LeaseUntil, p.Now)
+	}
+	return nil
 }
 
 // MessageFinishParams record what happened to one claimed message.
@@ -154,7 +200,34 @@ type MessageFinishParams struct {
 	RefundCredit     bool   // the use was certainly not consumed: give it back and drop it
 }
 
-// Attempt is one call to WeChat for a message.
+// Validate reports a malformed outcome.
+func (p *MessageFinishParams) Validate() error {
+	switch {
+	case p.ID == 0 || p.Holder == "":
+		return fmt.Errorf("store: message finish: ID and Holder required")
+	case p.Now.IsZero():
+		return fmt.Errorf("store: message finish %d: Now required", p.ID)
+	case p.KillCreditReason != "" && p.RefundCredit:
+		return fmt.Errorf("store: message finish %d: both KillCreditReason and RefundCredit", p.ID)
+	}
+	switch p.State {
+	case "delivered", "failed", "no_credit":
+	case "queued":
+		if p.RunAt.IsZero() {
+			return fmt.Errorf("store: message finish %d: a retry needs RunAt", p.ID)
+		}
+	default:
+		return fmt.Errorf("store: message finish %d: State %q not delivered, failed, no_credit or queued", p.ID, p.State)
+	}
+	if p.Attempt != nil && p.Attempt.At.IsZero() {
+		return fmt.Errorf("store: message finish %d: Attempt.At required", p.ID)
+	}
+	return nil
+}
+
+// Attempt is one call to WeChat for a message. In MessageFinishParams,
+// MessageID is ignored (the message's ID is used) and N = 0 means the
+// message's Attempts.
 type Attempt struct {
 	MessageID int64
 	N         int
@@ -172,7 +245,7 @@ type MessageListParams struct {
 	State       string
 	BroadcastID int64
 	BeforeID    int64 // paging: ids below this; 0: from the newest
-	Limit       int
+	Limit       int   // at most this many; <= 0: 100
 }
 
 // MessageCountsParams filter MessageCounts.

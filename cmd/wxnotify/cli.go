@@ -119,6 +119,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newTokenCommand(g),
 		newServeCommand(g),
 		newAPIKeyCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }
@@ -206,3 +207,5 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		},
 	}
 }
+
+var errNoMessageStore = errors.New("this database driver has no message queue")

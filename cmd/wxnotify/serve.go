@@ -1,84 +1,49 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
-	wxhttp "github.com/wxnotify/wxnotify/http"
-	"github.com/wxnotify/wxnotify/ledger"
-	"github.com/wxnotify/wxnotify/session"
+	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/token"
-	"github.com/wxnotify/wxnotify/wechat"
 )
 
 func newServeCommand(g *globals) *cobra.Command {
-	var addr string
+	var o instanceOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run wxnotify: the HTTP API, the token service and the built-in scheduled jobs",
-		Long: "Run wxnotify. It migrates the database, then serves the HTTP API on --addr and runs the built-in\n" +
-			"scheduled work (token refresh ahead of expiry) until SIGINT/SIGTERM, when it shuts down gracefully.\n" +
+		Short: "Run wxnotify: the HTTP APIs, the delivery pipeline and the built-in scheduled jobs",
+		Long: "Run wxnotify. It migrates the database, then serves the HTTP APIs on --addr, delivers queued messages,\n" +
+			"and runs the built-in scheduled work (token refresh ahead of expiry, lease recovery, expiry, purges)\n" +
+			"until SIGINT/SIGTERM, when it stops accepting, finishes the sends in flight and exits.\n" +
 			"Several instances may share one PostgreSQL database.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log := g.logger()
 			st, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			tokens, err := g.tokenService(st)
+			in, err := g.newInstance(st, o)
 			if err != nil {
 				return err
 			}
-			srv := wxhttp.NewServer()
-			srv.Addr = addr
-			srv.Logger = log
-			apps := &token.AppService{Store: st, Box: tokens.Box}
-			srv.AppService = apps
-			srv.APIKeyService = &apikey.Service{Store: st}
-			srv.TokenService = tokens
-			// Mini-program surface and WeChat push callback.
-			sessions := &session.Service{
-				Store: st, Box: tokens.Box, Secrets: apps, Logger: log,
-				WeChat: wechat.New(wechat.Options{BaseURL: g.wechatURL()}),
-			}
-			credits := &ledger.Service{Store: st, Logger: log}
-			srv.SessionService = sessions
-			srv.CreditService = credits
-			srv.EventService = credits
-			srv.CallbackConfigs = apps
-			if err := srv.Open(); err != nil {
-				return err
-			}
-			log.Info("wxnotify serving", "url", srv.URL(), "db", redactDSN(g.dsn()), "engine", st.Engine(), "wechat", g.wechatURL())
-			fmt.Fprintf(g.env.Stdout, "wxnotify listening on %s\n", srv.URL())
-
-			grp, gctx := errgroup.WithContext(ctx)
-			grp.Go(func() error { return tokens.Run(gctx, 0) })
-			grp.Go(func() error { sessions.RunPurge(gctx, 0); return nil })
-			// TODO(lead): the ledger's purge job (credits.RunPurge) belongs to the credit change.
-			<-gctx.Done()
-			log.Info("wxnotify shutting down")
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			defer cancel()
-			if err := srv.Close(sctx); err != nil {
-				log.Error("http shutdown", "err", err)
-			}
-			return grp.Wait()
+			return in.run(ctx, func(url string) { fmt.Fprintf(g.env.Stdout, "wxnotify listening on %s\n", url) })
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the HTTP API")
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "listen address of the HTTP API")
+	f.IntVar(&o.Concurrency, "concurrency", delivery.DefaultConcurrency, "sends in flight at most (per instance)")
+	f.DurationVar(&o.LeaseTTL, "lease", delivery.DefaultLeaseTTL, "how long a claimed message is held before another instance takes over (must exceed WeChat's timeout)")
+	f.Float64Var(&o.AppRate, "app-rate", delivery.DefaultAppRate, "sends per second per app at most")
+	f.StringVar(&o.Holder, "instance-name", "", "this instance's name in claims and leases (default random)")
 	return cmd
 }
 

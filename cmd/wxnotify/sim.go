@@ -19,6 +19,7 @@ func newSimCommand(g *globals) *cobra.Command {
 	var apps []string
 	var latency, jitter time.Duration
 	var callback string
+	var inboxLimit int
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run the WeChat API simulator (same paths, errcodes, quotas and expiry as WeChat)",
@@ -28,7 +29,7 @@ func newSimCommand(g *globals) *cobra.Command {
 		Example: "  wxnotify sim --addr 127.0.0.1:9100 --app wx0123456789abcdef:secret",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sim := wechatsim.New(wechatsim.Options{Latency: latency, LatencyJitter: jitter, CallbackURL: callback})
+			sim := wechatsim.New(wechatsim.Options{Latency: latency, LatencyJitter: jitter, CallbackURL: callback, InboxLimit: inboxLimit})
 			for _, a := range apps {
 				id, secret, ok := strings.Cut(a, ":")
 				if !ok || id == "" || secret == "" {
@@ -49,6 +50,7 @@ func newSimCommand(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&latency, "latency", 0, "fixed latency added to every API call")
 	cmd.Flags().DurationVar(&jitter, "latency-jitter", 0, "extra random latency, uniform in [0, jitter)")
 	cmd.Flags().StringVar(&callback, "callback-url", "", "where push events are POSTed")
+	cmd.Flags().IntVar(&inboxLimit, "inbox-limit", wechatsim.DefaultInboxLimit, "deliveries kept per user for inspection (counts stay exact)")
 	return cmd
 }
 

@@ -188,6 +188,8 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 		exerciseToken(t, setup)
 	})
 
+	t.Run("Broadcast", func(t *testing.T) { t.Parallel(); exerciseBroadcast(t, newDB) })
+
 	t.Run("APIKey", func(t *testing.T) {
 		t.Parallel()
 		exerciseAPIKey(t, newDB)
@@ -196,6 +198,8 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 	t.Run("Credit", func(t *testing.T) { t.Parallel(); exerciseCredit(t, newDB) })
 
 	t.Run("Session", func(t *testing.T) { t.Parallel(); exerciseSession(t, newDB) })
+
+	t.Run("Message", func(t *testing.T) { t.Parallel(); exerciseMessage(t, newDB) })
 
 	t.Run("Time", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,102 @@
+package wxnotify
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// BroadcastState is where a broadcast's acceptance is. It says nothing of
+// delivery: the progress of each message is in Broadcast.Counts.
+type BroadcastState string
+
+const (
+	// BroadcastAccepting: the broadcast row exists and its recipients are
+	// being read and stored in chunks. Moves to accepted or aborted when
+	// the request ends. A broadcast left here was cut off by a crash of
+	// the instance; the messages stored before it are sent.
+	BroadcastAccepting BroadcastState = "accepting"
+	// BroadcastAccepted: every recipient was read and has a message; Accepted
+	// is their number. Terminal.
+	BroadcastAccepted BroadcastState = "accepted"
+	// BroadcastAborted: the request failed part way (a bad recipient, a
+	// malformed or truncated body, the client went away). Terminal. The
+	// messages stored before the failure (Accepted of them) stay queued and
+	// are sent like any other; Error says what went wrong.
+	BroadcastAborted BroadcastState = "aborted"
+)
+
+// Limits of a broadcast.
+const (
+	// MaxBroadcastRecipients bounds the recipients of one broadcast.
+	MaxBroadcastRecipients = 1_000_000
+	// MaxBroadcastBodyBytes bounds the request body of POST /v1/broadcasts.
+	MaxBroadcastBodyBytes = 200 << 20
+)
+
+// Broadcast is one template and data sent to many users: one message per
+// recipient, each with BroadcastID set.
+type Broadcast struct {
+	ID         int64       `json:"id"`
+	AppID      string      `json:"appid"`
+	Kind       MessageKind `json:"kind"`
+	TemplateID string      `json:"template_id"`
+	// Data is every recipient's data; a recipient's own Data overrides
+	// keywords of it.
+	Data             map[string]string `json:"data"`
+	Page             string            `json:"page,omitempty"`
+	MiniprogramState string            `json:"miniprogram_state,omitempty"`
+	Lang             string            `json:"lang,omitempty"`
+	EmphasisKeyword  string            `json:"emphasis_keyword,omitempty"`
+	SendAt           time.Time         `json:"send_at,omitzero"`
+	// ExpiresAt is every message's expiry; zero means the default TTL.
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	WaitForCredit bool      `json:"wait_for_credit,omitempty"`
+
+	State BroadcastState `json:"state"`
+	// Accepted counts the messages stored: one per recipient read.
+	Accepted int64 `json:"accepted"`
+	// Error says why an aborted broadcast stopped.
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Counts are the broadcast's messages per state, filled by
+	// FindBroadcastByID; Total is their sum and Pending those not yet in a
+	// terminal state.
+	Counts  map[MessageState]int64 `json:"counts,omitempty"`
+	Total   int64                  `json:"total"`
+	Pending int64                  `json:"pending"`
+}
+
+// BroadcastRecipient is one user of a broadcast, with the keywords that
+// differ for them.
+type BroadcastRecipient struct {
+	OpenID string            `json:"openid"`
+	Data   map[string]string `json:"data,omitempty"`
+}
+
+// BroadcastService sends one template to many users.
+type BroadcastService interface {
+	// CreateBroadcast validates b (as a message, once), stores the broadcast
+	// as accepting, then reads recipients one at a time and stores their
+	// messages in chunks, so a million recipients are never all in memory.
+	// At the end it marks the broadcast accepted with the number of messages
+	// and fills b.ID, b.State and b.Accepted. A recipient is an openid and
+	// optional data overrides; the merged data is checked as Enqueue checks
+	// it. Recipients are not deduplicated: an openid listed twice gets two
+	// messages.
+	//
+	// On the first bad recipient, or an error yielded by recipients, it
+	// stops, marks the broadcast aborted and returns the error: EINVALID
+	// naming "recipients[i].openid" or "recipients[i].data.thing1" for a bad
+	// recipient. The chunks stored before it stay and are sent; b.ID and
+	// b.Accepted say how many. Returns EFORBIDDEN for an app the caller may
+	// not act for, ENOTFOUND for an unknown app, and EINVALID naming the
+	// field for bad template fields (then nothing is stored).
+	CreateBroadcast(ctx context.Context, b *Broadcast, recipients iter.Seq2[BroadcastRecipient, error]) error
+	// FindBroadcastByID returns a broadcast with its messages counted by
+	// state. Returns ENOTFOUND when there is none or the caller may not act
+	// for its app.
+	FindBroadcastByID(ctx context.Context, id int64) (*Broadcast, error)
+}

@@ -1,0 +1,267 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/store"
+)
+
+// DefaultBroadcastChunk is how many messages of a broadcast are stored in
+// one transaction.
+const DefaultBroadcastChunk = 1000
+
+// BroadcastService implements wxnotify.BroadcastService over the message
+// Service: a broadcast is its messages, stored in chunks with EnqueueMany.
+// Store and Messages are required.
+type BroadcastService struct {
+	Store    store.BroadcastStore
+	Messages *Service
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// Chunk is how many messages are stored per transaction; 0 means
+	// DefaultBroadcastChunk. Memory is bounded by one chunk, whatever the
+	// number of recipients.
+	Chunk int
+}
+
+var _ wxnotify.BroadcastService = (*BroadcastService)(nil)
+
+// broadcastSpec is what the broadcast row keeps of the template.
+type broadcastSpec struct {
+	Kind             wxnotify.MessageKind `json:"kind"`
+	Data             map[string]string    `json:"data"`
+	Page             string               `json:"page,omitempty"`
+	MiniprogramState string               `json:"miniprogram_state,omitempty"`
+	Lang             string               `json:"lang,omitempty"`
+	EmphasisKeyword  string               `json:"emphasis_keyword,omitempty"`
+	SendAt           time.Time            `json:"send_at,omitzero"`
+	ExpiresAt        time.Time            `json:"expires_at,omitzero"`
+	WaitForCredit    bool                 `json:"wait_for_credit,omitempty"`
+}
+
+func (s *BroadcastService) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *BroadcastService) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// CreateBroadcast stores the broadcast and its messages, reading recipients
+// as it goes; see wxnotify.BroadcastService.
+func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broadcast, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) error {
+	if err := wxnotify.CheckAppAccess(ctx, b.AppID); err != nil {
+		return err
+	}
+	now := s.now()
+	// Check the template once, on a stand-in recipient: every message
+	// shares all of it but the openid and the overridden keywords.
+	base := &wxnotify.Message{
+		AppID: b.AppID, OpenID: "-", Kind: b.Kind, TemplateID: b.TemplateID, Data: b.Data,
+		Page: b.Page, MiniprogramState: b.MiniprogramState, Lang: b.Lang, EmphasisKeyword: b.EmphasisKeyword,
+		SendAt: b.SendAt, ExpiresAt: b.ExpiresAt, WaitForCredit: b.WaitForCredit,
+	}
+	if err := Prepare(base, now); err != nil {
+		return err
+	}
+	if err := s.Messages.checkApp(ctx, b.AppID, now); err != nil {
+		return err
+	}
+	b.Kind, b.ExpiresAt = base.Kind, base.ExpiresAt
+	spec, err := json.Marshal(&broadcastSpec{
+		Kind: b.Kind, Data: b.Data, Page: b.Page, MiniprogramState: b.MiniprogramState, Lang: b.Lang,
+		EmphasisKeyword: b.EmphasisKeyword, SendAt: b.SendAt, ExpiresAt: b.ExpiresAt, WaitForCredit: b.WaitForCredit,
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast spec: %w", err)
+	}
+	id, err := s.Store.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: b.AppID, TemplateID: b.TemplateID, Spec: spec, Now: now})
+	if errors.Is(err, store.ErrNotFound) {
+		return &wxnotify.Error{Code: wxnotify.ENOTFOUND, Field: "appid", Message: fmt.Sprintf("app %s is not registered", b.AppID)}
+	} else if err != nil {
+		return fmt.Errorf("insert broadcast: %w", err)
+	}
+	b.ID, b.State, b.Accepted, b.CreatedAt, b.UpdatedAt = id, wxnotify.BroadcastAccepting, 0, now.UTC(), now.UTC()
+
+	accepted, err := s.stream(ctx, b, base, recipients)
+	b.Accepted = accepted
+	fin := &store.BroadcastFinishParams{ID: id, State: string(wxnotify.BroadcastAccepted), Accepted: accepted, Now: s.now()}
+	if err != nil {
+		fin.State, fin.Error = string(wxnotify.BroadcastAborted), broadcastErrorText(err)
+	}
+	// Record the end even when the client went away.
+	if ferr := s.Store.BroadcastFinish(context.WithoutCancel(ctx), fin); ferr != nil {
+		s.logger().Error("finish broadcast", "broadcast_id", id, "err", ferr)
+		if err == nil {
+			return fmt.Errorf("finish broadcast: %w", ferr)
+		}
+	}
+	b.State, b.Error, b.UpdatedAt = wxnotify.BroadcastState(fin.State), fin.Error, fin.Now.UTC()
+	if err != nil {
+		s.logger().Warn("broadcast aborted", "broadcast_id", id, "appid", b.AppID, "accepted", accepted, "err", err)
+		if wxnotify.ErrorCode(err) == wxnotify.EINVALID {
+			// Say what happened to the part already stored.
+			e := *errorOf(err)
+			e.Message = fmt.Sprintf("%s (broadcast %d aborted; the %d messages accepted before it will be sent)", e.Message, id, accepted)
+			return &e
+		}
+		return err
+	}
+	return nil
+}
+
+// stream reads recipients and stores their messages chunk by chunk. It
+// returns how many messages were stored.
+func (s *BroadcastService) stream(ctx context.Context, b *wxnotify.Broadcast, base *wxnotify.Message, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) (int64, error) {
+	size := s.Chunk
+	if size <= 0 {
+		size = DefaultBroadcastChunk
+	}
+	var (
+		accepted int64
+		n        int
+		chunk    = make([]*wxnotify.Message, 0, size)
+		// Messages are reused from chunk to chunk: EnqueueMany copies
+		// what it stores.
+		pool = make([]wxnotify.Message, size)
+	)
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		if err := s.Messages.EnqueueMany(ctx, chunk); err != nil {
+			return fmt.Errorf("store broadcast messages: %w", err)
+		}
+		accepted += int64(len(chunk))
+		chunk = chunk[:0]
+		return nil
+	}
+	for r, err := range recipients {
+		if err != nil {
+			return accepted, err
+		}
+		if err := ctx.Err(); err != nil {
+			return accepted, err
+		}
+		i := n
+		n++
+		if n > wxnotify.MaxBroadcastRecipients {
+			return accepted, wxnotify.FieldErrorf("recipients", "more than %d recipients", wxnotify.MaxBroadcastRecipients)
+		}
+		m := &pool[len(chunk)]
+		*m = *base
+		m.OpenID, m.BroadcastID = r.OpenID, b.ID
+		switch {
+		case r.OpenID == "":
+			return accepted, wxnotify.FieldErrorf(fmt.Sprintf("recipients[%d].openid", i), "openid required")
+		case len(r.OpenID) > 128:
+			return accepted, wxnotify.FieldErrorf(fmt.Sprintf("recipients[%d].openid", i), "openid too long")
+		}
+		if len(r.Data) > 0 {
+			m.Data = make(map[string]string, len(base.Data)+len(r.Data))
+			maps.Copy(m.Data, base.Data)
+			maps.Copy(m.Data, r.Data)
+			if err := Prepare(m, s.now()); err != nil {
+				return accepted, recipientError(i, err)
+			}
+		}
+		chunk = append(chunk, m)
+		if len(chunk) == size {
+			if err := flush(); err != nil {
+				return accepted, err
+			}
+		}
+	}
+	if n == 0 {
+		return 0, wxnotify.FieldErrorf("recipients", "at least one recipient")
+	}
+	return accepted, flush()
+}
+
+// recipientError moves a field error of one recipient's message under
+// recipients[i].
+func recipientError(i int, err error) error {
+	e := errorOf(err)
+	if e == nil || e.Field == "" {
+		return err
+	}
+	out := *e
+	out.Field = fmt.Sprintf("recipients[%d].%s", i, e.Field)
+	return &out
+}
+
+func errorOf(err error) *wxnotify.Error {
+	var e *wxnotify.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// broadcastErrorText is the reason kept on an aborted broadcast: the
+// caller's error as they saw it, or a generic one for internal errors.
+func broadcastErrorText(err error) string {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "the request ended before every recipient was read"
+	}
+	msg := wxnotify.ErrorMessage(err)
+	if f := wxnotify.ErrorField(err); f != "" && !strings.HasPrefix(msg, f) {
+		msg = f + ": " + msg
+	}
+	return msg
+}
+
+// FindBroadcastByID returns the broadcast with its messages counted by state.
+func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wxnotify.Broadcast, error) {
+	row, err := s.Store.BroadcastGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "broadcast %d not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("get broadcast: %w", err)
+	}
+	if err := wxnotify.CheckAppAccess(ctx, row.AppID); err != nil {
+		if wxnotify.ErrorCode(err) == wxnotify.EFORBIDDEN {
+			return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "broadcast %d not found", id)
+		}
+		return nil, err
+	}
+	var spec broadcastSpec
+	if err := json.Unmarshal(row.Spec, &spec); err != nil {
+		return nil, fmt.Errorf("broadcast %d spec: %w", id, err)
+	}
+	counts, err := s.Messages.Store.MessageCounts(ctx, &store.MessageCountsParams{AppID: row.AppID, BroadcastID: id})
+	if err != nil {
+		return nil, fmt.Errorf("count broadcast messages: %w", err)
+	}
+	b := &wxnotify.Broadcast{
+		ID: row.ID, AppID: row.AppID, Kind: spec.Kind, TemplateID: row.TemplateID, Data: spec.Data,
+		Page: spec.Page, MiniprogramState: spec.MiniprogramState, Lang: spec.Lang, EmphasisKeyword: spec.EmphasisKeyword,
+		SendAt: spec.SendAt, ExpiresAt: spec.ExpiresAt, WaitForCredit: spec.WaitForCredit,
+		State: wxnotify.BroadcastState(row.State), Accepted: row.Accepted, Error: row.Error,
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+		Counts: make(map[wxnotify.MessageState]int64, len(counts)),
+	}
+	for state, n := range counts {
+		b.Counts[wxnotify.MessageState(state)] = n
+		b.Total += n
+		if !wxnotify.MessageState(state).Terminal() {
+			b.Pending += n
+		}
+	}
+	return b, nil
+}

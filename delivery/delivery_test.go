@@ -1,0 +1,423 @@
+package delivery_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/ledger"
+	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/wechat"
+	"github.com/wxnotify/wxnotify/wechatsim"
+)
+
+const (
+	appID  = "wx0123456789abcdef"
+	secret = "delivery-test-secret"
+	user   = "oUSER0000000000001"
+)
+
+// testBundle is a simulated WeChat, a database, and the services of one
+// wxnotify instance over them.
+type testBundle struct {
+	sim     *wechatsim.Server
+	open    storetest.OpenFunc
+	box     *seal.Box
+	client  *wechat.Client
+	svc     *delivery.Service
+	ledger  *ledger.Service
+	tpl     string // a subscribe template: thing1, time2
+	legacy  string // a legacy template: keyword1, keyword2
+	mu      sync.Mutex
+	outcome map[int64]string
+}
+
+func setup(t *testing.T, engine storetest.Engine) *testBundle {
+	t.Helper()
+	sim := wechatsim.New(wechatsim.Options{})
+	sim.AddApp(wechatsim.App{AppID: appID, Secret: secret})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	key, _ := seal.ParseKey(seal.GenerateKey())
+	box, _ := seal.New(key)
+	tb := &testBundle{
+		sim:     sim,
+		open:    engine.NewDB(t),
+		box:     box,
+		client:  wechat.New(wechat.Options{BaseURL: srv.URL}),
+		tpl:     sim.AddTemplateDirect(appID, "发货通知", wechatsim.Keyword{Key: "thing1", Name: "商品"}, wechatsim.Keyword{Key: "time2", Name: "时间"}),
+		legacy:  sim.AddLegacyTemplateDirect(appID, "订单通知", "单号", "状态"),
+		outcome: map[int64]string{},
+	}
+	st := tb.open(t)
+	apps := &token.AppService{Store: st, Box: box}
+	if err := apps.CreateApp(context.Background(), &wxnotify.App{AppID: appID, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	tb.ledger = &ledger.Service{Store: st}
+	tb.svc = &delivery.Service{Store: st.(delivery.Store), Apps: apps}
+	return tb
+}
+
+// pipeline starts one instance's pipeline on its own connections.
+func (tb *testBundle) pipeline(t *testing.T, name string) (*delivery.Pipeline, *atomic.Int64) {
+	t.Helper()
+	st := tb.open(t).(delivery.Store)
+	var sent atomic.Int64
+	p := &delivery.Pipeline{
+		Store:               st,
+		Tokens:              &token.Service{Store: st, Box: tb.box, Fetcher: token.WeChatFetcher{Client: tb.client}, Holder: name},
+		Client:              tb.client,
+		Holder:              name,
+		MinBackoff:          time.Millisecond,
+		MaxBackoff:          5 * time.Millisecond,
+		PollInterval:        5 * time.Millisecond,
+		MaintenanceInterval: 20 * time.Millisecond,
+		OnOutcome: func(o delivery.Outcome) {
+			if o.State == string(wxnotify.MessageDelivered) {
+				sent.Add(1)
+			}
+			tb.mu.Lock()
+			tb.outcome[o.Message.ID] = o.State
+			tb.mu.Unlock()
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	tb.svc.Wake = p.Wake
+	return p, &sent
+}
+
+func ctxAll() context.Context {
+	return wxnotify.NewContextWithAPIKey(context.Background(), &wxnotify.APIKey{ID: "test", Apps: []string{wxnotify.AllApps}})
+}
+
+func (tb *testBundle) enqueue(t *testing.T, m *wxnotify.Message) int64 {
+	t.Helper()
+	if m.AppID == "" {
+		m.AppID = appID
+	}
+	if m.OpenID == "" {
+		m.OpenID = user
+	}
+	if m.TemplateID == "" {
+		m.TemplateID = tb.tpl
+		if m.Kind == wxnotify.MessageTemplate {
+			m.TemplateID = tb.legacy
+		}
+	}
+	if m.Data == nil {
+		m.Data = map[string]string{"thing1": "书", "time2": "2026-11-25 10:00"}
+		if m.Kind == wxnotify.MessageTemplate {
+			m.Data = map[string]string{"keyword1": "A100", "keyword2": "已发货"}
+		}
+	}
+	if _, err := tb.svc.Enqueue(ctxAll(), m); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+// grant gives the user n acceptances of the template, on WeChat's side
+// and in the ledger, as the page reporting wx.requestSubscribeMessage would.
+func (tb *testBundle) grant(t *testing.T, openID string, n int) {
+	t.Helper()
+	tb.sim.GrantSubscribe(appID, openID, tb.tpl, n)
+	for range n {
+		if err := tb.ledger.RecordSubscribeResult(context.Background(), appID, openID, map[string]wxnotify.SubscribeChoice{tb.tpl: wxnotify.SubscribeAccept}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wait polls the message until it is in a terminal state.
+func (tb *testBundle) wait(t *testing.T, id int64) (*wxnotify.Message, []*wxnotify.Attempt) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m, attempts, err := tb.svc.FindMessageByID(ctxAll(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State.Terminal() {
+			return m, attempts
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %d still %s after 20s (attempts %d, last error %q)", id, m.State, m.Attempts, m.LastError)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func wantState(t *testing.T, m *wxnotify.Message, want wxnotify.MessageState) {
+	t.Helper()
+	if m.State != want {
+		t.Fatalf("message %d state=%s (last error %q), want %s", m.ID, m.State, m.LastError, want)
+	}
+}
+
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+
+			t.Run("SubscribeDelivered", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 1)
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{Page: "pages/order?id=1"}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				inbox := tb.sim.Inbox(appID, user)
+				if len(inbox) != 1 || inbox[0].Data["thing1"] != "书" || fmt.Sprint(inbox[0].MsgID) != m.MsgID {
+					t.Fatalf("inbox=%+v msgid=%s", inbox, m.MsgID)
+				}
+				if len(attempts) != 1 || attempts[0].ErrCode != 0 {
+					t.Fatalf("attempts=%+v", attempts)
+				}
+			})
+			t.Run("LegacyWithFormID", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				// A form_id WeChat never issued comes first: 41028 kills it and
+				// the next one, a real one, carries the message.
+				if _, err := tb.ledger.AddFormIDs(context.Background(), appID, user, wxnotify.CreditFormID, []string{"bogus-form-id-0001"}, "test"); err != nil {
+					t.Fatal(err)
+				}
+				real := tb.sim.MintFormID(appID, user)
+				if _, err := tb.ledger.AddFormIDs(context.Background(), appID, user, wxnotify.CreditFormID, []string{real}, "test"); err != nil {
+					t.Fatal(err)
+				}
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{Kind: wxnotify.MessageTemplate, EmphasisKeyword: "keyword1.DATA"}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				if len(attempts) != 2 || attempts[0].ErrCode != 41028 || attempts[1].ErrCode != 0 {
+					t.Fatalf("attempts=%+v, want 41028 then ok", attempts)
+				}
+				inbox := tb.sim.Inbox(appID, user)
+				if len(inbox) != 1 || inbox[0].FormID != real {
+					t.Fatalf("inbox=%+v", inbox)
+				}
+			})
+			t.Run("NoCredit", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageNoCredit)
+				if len(attempts) != 0 || tb.sim.Calls("/cgi-bin/message/subscribe/send", appID) != 0 {
+					t.Fatal("WeChat called without a credit")
+				}
+			})
+			t.Run("WaitForCredit", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				id := tb.enqueue(t, &wxnotify.Message{WaitForCredit: true})
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					m, _, _ := tb.svc.FindMessageByID(ctxAll(), id)
+					if m.State == wxnotify.MessageWaitingCredit {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("state=%s, want waiting_credit", m.State)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				tb.grant(t, user, 1)
+				m, _ := tb.wait(t, id)
+				wantState(t, m, wxnotify.MessageDelivered)
+			})
+			t.Run("RetryThenDelivered", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 1)
+				tb.sim.InjectFault(wechatsim.Fault{Path: "/cgi-bin/message/subscribe/send", Count: 2, ErrCode: -1})
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				if len(attempts) != 3 || attempts[0].ErrCode != -1 || attempts[0].Class != "retry" {
+					t.Fatalf("attempts=%+v, want -1, -1, ok", attempts)
+				}
+				if len(tb.sim.Inbox(appID, user)) != 1 {
+					t.Fatal("not delivered exactly once")
+				}
+			})
+			t.Run("RevokedToken", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 2)
+				m, _ := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				before := tb.sim.Calls("/cgi-bin/stable_token", appID)
+				tb.sim.RevokeTokens(appID)
+				m, _ = tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				if got := tb.sim.Calls("/cgi-bin/stable_token", appID) - before; got != 1 {
+					t.Fatalf("token fetches after revocation=%d, want 1", got)
+				}
+			})
+			t.Run("PermanentFailsAndRefunds", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 1)
+				// The template was deleted on WeChat's side.
+				tb.sim.InjectFault(wechatsim.Fault{Path: "/cgi-bin/message/subscribe/send", Count: 1, ErrCode: 40037})
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageFailed)
+				if len(attempts) != 1 || attempts[0].ErrCode != 40037 {
+					t.Fatalf("attempts=%+v, want one 40037", attempts)
+				}
+				// The acceptance was not used up: the next message goes out with it.
+				m, _ = tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+			})
+			t.Run("QuotaHoldsTheApp", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 1)
+				tb.sim.InjectFault(wechatsim.Fault{Path: "/cgi-bin/message/subscribe/send", Count: 1, ErrCode: 45009})
+				id := tb.enqueue(t, &wxnotify.Message{})
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					m, attempts, _ := tb.svc.FindMessageByID(ctxAll(), id)
+					if len(attempts) == 1 && m.State == wxnotify.MessageQueued {
+						if attempts[0].ErrCode != 45009 || !m.SendAt.After(time.Now().Add(time.Minute)) {
+							t.Fatalf("message %+v attempts %+v: want held until the quota resets", m, attempts)
+						}
+						break
+					}
+					if time.Now().After(deadline) || m.State.Terminal() {
+						t.Fatalf("state=%s attempts=%d", m.State, len(attempts))
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+			t.Run("IdempotencyAndCancel", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				first := tb.enqueue(t, &wxnotify.Message{IdempotencyKey: "order-1", SendAt: time.Now().Add(time.Hour)})
+				again := &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}, IdempotencyKey: "order-1"}
+				created, err := tb.svc.Enqueue(ctxAll(), again)
+				if err != nil || created || again.ID != first {
+					t.Fatalf("replay: created=%v id=%d err=%v, want the first message %d", created, again.ID, err, first)
+				}
+				m, err := tb.svc.CancelMessage(ctxAll(), first)
+				if err != nil || m.State != wxnotify.MessageCancelled {
+					t.Fatalf("cancel: %+v %v", m, err)
+				}
+				if _, err := tb.svc.CancelMessage(ctxAll(), first); wxnotify.ErrorCode(err) != wxnotify.ECONFLICT {
+					t.Fatalf("cancel twice: %v", err)
+				}
+			})
+			t.Run("DelayedNotBeforeSendAt", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a")
+				tb.grant(t, user, 1)
+				sendAt := time.Now().Add(300 * time.Millisecond)
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{SendAt: sendAt}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				if attempts[0].At.Before(sendAt.Truncate(time.Microsecond)) {
+					t.Fatalf("sent at %v, before send_at %v", attempts[0].At, sendAt)
+				}
+			})
+			t.Run("AccessIsPerApp", func(t *testing.T) {
+				t.Parallel()
+				tb := setup(t, engine)
+				id := tb.enqueue(t, &wxnotify.Message{SendAt: time.Now().Add(time.Hour)})
+				other := wxnotify.NewContextWithAPIKey(context.Background(), &wxnotify.APIKey{ID: "b", Apps: []string{"wxbbbbbbbbbbbbbbbb"}})
+				if _, _, err := tb.svc.FindMessageByID(other, id); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
+					t.Fatalf("other app's key reads the message: %v", err)
+				}
+				if _, err := tb.svc.Enqueue(other, &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}}); wxnotify.ErrorCode(err) != wxnotify.EFORBIDDEN {
+					t.Fatalf("other app's key sends: %v", err)
+				}
+				if _, err := tb.svc.CancelMessage(other, id); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
+					t.Fatalf("other app's key cancels: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// TestPipeline_TwoInstances: two pipelines on one database share the work;
+// every message is delivered exactly once and both send.
+func TestPipeline_TwoInstances(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, engine)
+			const n = 2000
+			users := 200
+			for u := range users {
+				tb.grant(t, fmt.Sprintf("oUSER%013d", u), n/users)
+			}
+			_, sentA := tb.pipeline(t, "a")
+			_, sentB := tb.pipeline(t, "b")
+			var ids []int64
+			for i := range n {
+				ids = append(ids, tb.enqueue(t, &wxnotify.Message{OpenID: fmt.Sprintf("oUSER%013d", i%users)}))
+			}
+			for _, id := range ids {
+				m, _ := tb.wait(t, id)
+				wantState(t, m, wxnotify.MessageDelivered)
+			}
+			if got := tb.sim.DeliveredCount(appID); got != n {
+				t.Fatalf("WeChat received %d messages, want %d exactly", got, n)
+			}
+			if engine.Name == "postgres" && (sentA.Load() == 0 || sentB.Load() == 0) {
+				t.Fatalf("work not shared: a=%d b=%d", sentA.Load(), sentB.Load())
+			}
+			t.Logf("a=%d b=%d", sentA.Load(), sentB.Load())
+		})
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	ok := func() *wxnotify.Message {
+		return &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: "T", Data: map[string]string{"thing1": "书", "number2": "12"}}
+	}
+	if m := ok(); delivery.Prepare(m, now) != nil || m.Kind != wxnotify.MessageSubscribe || !m.ExpiresAt.After(now) {
+		t.Fatalf("defaults not filled: %+v", m)
+	}
+	for field, mutate := range map[string]func(*wxnotify.Message){
+		"openid":      func(m *wxnotify.Message) { m.OpenID = "" },
+		"template_id": func(m *wxnotify.Message) { m.TemplateID = "" },
+		"kind":        func(m *wxnotify.Message) { m.Kind = "sms" },
+		"data":        func(m *wxnotify.Message) { m.Data = nil },
+		"data.thing1": func(m *wxnotify.Message) {
+			m.Data["thing1"] = "一二三四五六七八九十一二三四五六七八九十一"
+		},
+		"data.number2":      func(m *wxnotify.Message) { m.Data["number2"] = "twelve" },
+		"data.bogus":        func(m *wxnotify.Message) { m.Data["bogus"] = "x" },
+		"miniprogram_state": func(m *wxnotify.Message) { m.MiniprogramState = "beta" },
+		"lang":              func(m *wxnotify.Message) { m.Lang = "fr" },
+		"emphasis_keyword":  func(m *wxnotify.Message) { m.EmphasisKeyword = "thing1.DATA" },
+		"ttl":               func(m *wxnotify.Message) { m.ExpiresAt = now.Add(-time.Second) },
+	} {
+		m := ok()
+		mutate(m)
+		if err := delivery.Prepare(m, now); wxnotify.ErrorField(err) != field {
+			t.Errorf("%s: err=%v", field, err)
+		}
+	}
+}

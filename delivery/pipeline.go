@@ -1,0 +1,490 @@
+package delivery
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/wechat"
+)
+
+// Defaults of the Pipeline; a zero field means its default.
+const (
+	// DefaultConcurrency bounds the sends in flight per instance. At 50 ms
+	// of WeChat latency, 256 senders allow about 5,000 sends a second.
+	DefaultConcurrency = 256
+	// DefaultClaimBatch bounds one claim (docs/decisions.md: 500).
+	DefaultClaimBatch = 500
+	// DefaultLeaseTTL bounds how long an instance may hold a claimed
+	// message; it must exceed the WeChat client's timeout.
+	DefaultLeaseTTL = 30 * time.Second
+	// DefaultPollInterval is how often an idle pipeline looks for due
+	// messages that no in-process Wake announced (delayed sends, retries,
+	// other instances' accepts).
+	DefaultPollInterval = 50 * time.Millisecond
+	// DefaultMaxAttempts bounds the calls to WeChat for one message.
+	DefaultMaxAttempts = 8
+	// DefaultMinBackoff and DefaultMaxBackoff bound the wait before a retry;
+	// the wait doubles per attempt, with full jitter.
+	DefaultMinBackoff = time.Second
+	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultAppRate limits sends per second per app (WeChat answers 45011
+	// when an app calls an API too often); DefaultAppBurst is its bucket.
+	DefaultAppRate  = 5000
+	DefaultAppBurst = 500
+	// DefaultRetention is how long terminal messages (and their attempts)
+	// are kept for callers to query before the retention job deletes them.
+	DefaultRetention = 30 * 24 * time.Hour
+	// DefaultMaintenanceInterval is how often expired leases are recovered,
+	// expired messages closed and waiting messages requeued.
+	DefaultMaintenanceInterval = time.Second
+)
+
+// Outcome is a message that reached a terminal state in this instance.
+type Outcome struct {
+	Message *store.Message
+	State   string
+	Attempt *store.Attempt
+}
+
+// Pipeline claims due messages and sends them. Store, Tokens and Client
+// are required.
+type Pipeline struct {
+	Store  Store
+	Tokens wxnotify.TokenService
+	Client *wechat.Client
+	// Holder names this instance in claims; random when empty.
+	Holder string
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	Concurrency         int
+	ClaimBatch          int
+	LeaseTTL            time.Duration
+	PollInterval        time.Duration
+	MaxAttempts         int
+	MinBackoff          time.Duration
+	MaxBackoff          time.Duration
+	AppRate             float64
+	AppBurst            int
+	MaintenanceInterval time.Duration
+	// Retention keeps terminal messages this long (DefaultRetention).
+	Retention time.Duration
+	// CreditMargin is cut from legacy credits' lifetime (default
+	// wxnotify.DefaultCreditSafetyMargin).
+	CreditMargin time.Duration
+	// OnOutcome, when set, is called for every message that reaches a
+	// terminal state here (webhooks, metrics). It must not block.
+	OnOutcome func(Outcome)
+
+	initOnce sync.Once
+	wake     chan struct{}
+	slots    chan struct{}
+	results  chan *store.MessageFinishParams
+	limMu    sync.Mutex
+	limiters map[string]*rate.Limiter
+	pauseMu  sync.Mutex
+	paused   map[string]time.Time // appid → paused until (daily quota spent)
+}
+
+func (p *Pipeline) init() {
+	p.initOnce.Do(func() {
+		if p.Holder == "" {
+			b := make([]byte, 6)
+			crand.Read(b)
+			p.Holder = "wxnotify-" + hex.EncodeToString(b)
+		}
+		if p.Now == nil {
+			p.Now = time.Now
+		}
+		if p.Logger == nil {
+			p.Logger = slog.New(slog.DiscardHandler)
+		}
+		p.Concurrency = orInt(p.Concurrency, DefaultConcurrency)
+		p.ClaimBatch = orInt(p.ClaimBatch, DefaultClaimBatch)
+		p.MaxAttempts = orInt(p.MaxAttempts, DefaultMaxAttempts)
+		p.AppBurst = orInt(p.AppBurst, DefaultAppBurst)
+		p.LeaseTTL = orDur(p.LeaseTTL, DefaultLeaseTTL)
+		p.PollInterval = orDur(p.PollInterval, DefaultPollInterval)
+		p.MinBackoff = orDur(p.MinBackoff, DefaultMinBackoff)
+		p.MaxBackoff = orDur(p.MaxBackoff, DefaultMaxBackoff)
+		p.MaintenanceInterval = orDur(p.MaintenanceInterval, DefaultMaintenanceInterval)
+		p.CreditMargin = orDur(p.CreditMargin, wxnotify.DefaultCreditSafetyMargin)
+		p.Retention = orDur(p.Retention, DefaultRetention)
+		if p.AppRate == 0 {
+			p.AppRate = DefaultAppRate
+		}
+		p.wake = make(chan struct{}, 1)
+		p.slots = make(chan struct{}, p.Concurrency)
+		p.results = make(chan *store.MessageFinishParams, p.Concurrency)
+		p.limiters = make(map[string]*rate.Limiter)
+		p.paused = make(map[string]time.Time)
+	})
+}
+
+// Wake tells an idle pipeline that messages were stored. It never blocks.
+func (p *Pipeline) Wake() {
+	p.init()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and sends until ctx ends, then stops claiming, lets the sends
+// in flight finish (each bounded by the WeChat client's timeout), records
+// their outcomes and returns: a graceful shutdown leaves no message claimed.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.init()
+	var sends sync.WaitGroup
+	finished := make(chan struct{})
+	go func() { p.finishLoop(); close(finished) }()
+	maintDone := make(chan struct{})
+	go func() { p.maintain(ctx); close(maintDone) }()
+
+	for ctx.Err() == nil {
+		free := p.Concurrency - len(p.slots)
+		if free <= 0 {
+			// Wait for a sender to free up.
+			select {
+			case <-ctx.Done():
+			case p.slots <- struct{}{}:
+				<-p.slots
+			}
+			continue
+		}
+		now := p.Now()
+		msgs, err := p.Store.MessageClaim(ctx, &store.MessageClaimParams{
+			Holder: p.Holder, Now: now, LeaseUntil: now.Add(p.LeaseTTL),
+			Limit: min(free, p.ClaimBatch), CreditCutoff: now.Add(p.CreditMargin),
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				p.Logger.Error("claim messages", "err", err)
+				p.sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, m := range msgs {
+			if m.State != string(wxnotify.MessageSending) {
+				// No credit: the claim already moved it (no_credit or
+				// waiting_credit); report terminal ones.
+				if wxnotify.MessageState(m.State).Terminal() {
+					p.outcome(Outcome{Message: m, State: m.State})
+				}
+				continue
+			}
+			p.slots <- struct{}{}
+			sends.Add(1)
+			go func() {
+				defer func() { <-p.slots; sends.Done() }()
+				p.results <- p.send(context.WithoutCancel(ctx), m)
+			}()
+		}
+		if len(msgs) < min(free, p.ClaimBatch) {
+			// Drained: wait for a wake-up or the next poll.
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-time.After(p.PollInterval):
+			}
+		}
+	}
+	sends.Wait()
+	close(p.results)
+	<-finished
+	<-maintDone
+	return nil
+}
+
+// finishLoop records outcomes in batches: it blocks for one, takes all that
+// are waiting, and writes them in one transaction.
+func (p *Pipeline) finishLoop() {
+	batch := make([]*store.MessageFinishParams, 0, p.ClaimBatch)
+	for f := range p.results {
+		batch = append(batch[:0], f)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case f, ok := <-p.results:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, f)
+			default:
+				break fill
+			}
+		}
+		p.record(batch)
+	}
+}
+
+func (p *Pipeline) record(batch []*store.MessageFinishParams) {
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		applied, err := p.Store.MessageFinishMany(ctx, batch)
+		cancel()
+		if err == nil {
+			for i, ok := range applied {
+				if !ok {
+					p.Logger.Warn("outcome not recorded: lease lost", "message_id", batch[i].ID)
+				}
+			}
+			return
+		}
+		// The database is down: the outcomes must not be lost, since the
+		// messages were sent. Keep trying; their leases expire meanwhile
+		// and recovery would call them ambiguous, which is still true.
+		p.Logger.Error("record outcomes", "err", err, "messages", len(batch), "try", try)
+		time.Sleep(min(time.Duration(try+1)*time.Second, 10*time.Second))
+		if try >= 30 {
+			p.Logger.Error("giving up recording outcomes; recovery will mark them ambiguous", "messages", len(batch))
+			return
+		}
+	}
+}
+
+// send makes the WeChat call for one claimed message and decides what
+// happens next from the error's class.
+func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFinishParams {
+	f := &store.MessageFinishParams{ID: m.ID, Holder: p.Holder}
+	if until, ok := p.pausedUntil(m.AppID); ok {
+		// The app's daily quota is spent: hold the message, keep its credit.
+		f.Now, f.State, f.RunAt, f.LastError = p.Now(), string(wxnotify.MessageQueued), until, "app paused: daily quota (45009) spent"
+		return f
+	}
+	if err := p.limiter(m.AppID).Wait(ctx); err != nil {
+		f.Now, f.State, f.RunAt = p.Now(), string(wxnotify.MessageQueued), p.Now()
+		return f
+	}
+	tok, err := p.Tokens.Token(ctx, m.AppID)
+	if err != nil {
+		// No token: nothing reached WeChat. Retry later, keep the credit.
+		return p.retryOrFail(f, m, nil, fmt.Sprintf("no access_token: %s", wxnotify.ErrorMessage(err)))
+	}
+	start := p.Now()
+	msgID, err := p.call(ctx, m, tok.Value.Reveal())
+	if wechat.ClassOf(err) == wechat.ClassToken {
+		// Rejected token: replace it (once for a burst of rejections) and
+		// retry at once; the attempt records the second call.
+		if next, ierr := p.Tokens.Invalidate(ctx, m.AppID, tok.Value); ierr == nil {
+			start = p.Now()
+			msgID, err = p.call(ctx, m, next.Value.Reveal())
+		}
+	}
+	a := p.attemptRecord(m, start, err)
+	f.Attempt = a
+	f.Now = p.Now()
+	switch class := wechat.ClassOf(err); class {
+	case "":
+		f.State, f.MsgID = string(wxnotify.MessageDelivered), msgID
+		m.MsgID = msgID
+		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
+	case wechat.ClassCredit:
+		// This credit is bad: kill it; the next claim takes the user's next
+		// one, or ends in no_credit.
+		f.State, f.RunAt, f.KillCreditReason = string(wxnotify.MessageQueued), f.Now, fmt.Sprintf("errcode %d", a.ErrCode)
+		f.LastError = a.ErrMsg
+		if m.Attempts >= p.MaxAttempts {
+			f.State, f.LastError = string(wxnotify.MessageFailed), "credit rejected on every attempt: "+a.ErrMsg
+			p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
+		}
+	case wechat.ClassQuota:
+		until := nextQuotaReset(f.Now)
+		p.pause(m.AppID, until)
+		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "daily quota (45009) spent; held until it resets"
+	case wechat.ClassRetry, wechat.ClassToken:
+		return p.retryOrFail(f, m, a, a.ErrMsg)
+	default: // permanent
+		f.State, f.LastError = string(wxnotify.MessageFailed), a.ErrMsg
+		// WeChat refused the request itself, so the user's permission was
+		// not used: give it back.
+		f.RefundCredit = m.CreditID != 0
+		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
+	}
+	return f
+}
+
+func (p *Pipeline) retryOrFail(f *store.MessageFinishParams, m *store.Message, a *store.Attempt, reason string) *store.MessageFinishParams {
+	f.Now, f.Attempt, f.LastError = p.Now(), a, reason
+	if m.Attempts >= p.MaxAttempts {
+		f.State = string(wxnotify.MessageFailed)
+		f.LastError = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
+		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
+		return f
+	}
+	f.State, f.RunAt = string(wxnotify.MessageQueued), f.Now.Add(p.backoff(m.Attempts))
+	return f
+}
+
+// backoff is exponential with full jitter.
+func (p *Pipeline) backoff(attempts int) time.Duration {
+	d := p.MinBackoff << min(attempts, 20)
+	d = min(d, p.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (p *Pipeline) call(ctx context.Context, m *store.Message, token string) (string, error) {
+	var data wechat.Data
+	if err := json.Unmarshal(m.Data, &data); err != nil {
+		return "", fmt.Errorf("message %d: stored data: %w", m.ID, err)
+	}
+	if m.Kind == string(wxnotify.MessageTemplate) {
+		return "", p.Client.SendTemplate(ctx, token, &wechat.TemplateMessage{
+			ToUser: m.OpenID, TemplateID: m.TemplateID, Page: m.Page, FormID: m.CreditValue,
+			Data: data, EmphasisKeyword: m.EmphasisKeyword,
+		})
+	}
+	return p.Client.SendSubscribe(ctx, token, &wechat.SubscribeMessage{
+		ToUser: m.OpenID, TemplateID: m.TemplateID, Page: m.Page, Data: data,
+		MiniprogramState: m.MiniprogramState, Lang: m.Lang,
+	})
+}
+
+// attemptRecord describes a call for the message's history. Network
+// failures have errcode -2 (WeChat's own codes are never below -1).
+func (p *Pipeline) attemptRecord(m *store.Message, start time.Time, err error) *store.Attempt {
+	a := &store.Attempt{MessageID: m.ID, N: m.Attempts, At: start, LatencyMS: float64(p.Now().Sub(start).Microseconds()) / 1000}
+	var we *wechat.Error
+	switch {
+	case err == nil:
+		a.ErrMsg = "ok"
+	case errors.As(err, &we):
+		a.ErrCode, a.ErrMsg = we.ErrCode, we.ErrMsg
+	default:
+		a.ErrCode, a.ErrMsg = -2, err.Error()
+	}
+	if err != nil {
+		a.Class = string(wechat.ClassOf(err))
+	}
+	return a
+}
+
+func (p *Pipeline) outcome(o Outcome) {
+	if p.OnOutcome != nil {
+		p.OnOutcome(o)
+	}
+}
+
+func (p *Pipeline) limiter(appID string) *rate.Limiter {
+	p.limMu.Lock()
+	defer p.limMu.Unlock()
+	l := p.limiters[appID]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(p.AppRate), p.AppBurst)
+		p.limiters[appID] = l
+	}
+	return l
+}
+
+func (p *Pipeline) pause(appID string, until time.Time) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	if until.After(p.paused[appID]) {
+		p.paused[appID] = until
+		p.Logger.Warn("app paused: WeChat daily quota spent", "appid", appID, "until", until)
+	}
+}
+
+func (p *Pipeline) pausedUntil(appID string) (time.Time, bool) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	until, ok := p.paused[appID]
+	return until, ok && p.Now().Before(until)
+}
+
+// maintain runs the pipeline's own scheduled work until ctx ends: lease
+// recovery, expiry and requeueing every MaintenanceInterval, retention
+// hourly.
+func (p *Pipeline) maintain(ctx context.Context) {
+	var lastPurge time.Time
+	for {
+		now := p.Now()
+		if now.Sub(lastPurge) >= time.Hour {
+			lastPurge = now
+			for {
+				n, err := p.Store.MessagePurge(ctx, now.Add(-p.Retention), 1000)
+				if err != nil {
+					if ctx.Err() == nil {
+						p.Logger.Error("purge old messages", "err", err)
+					}
+					break
+				}
+				if n > 0 {
+					p.Logger.Info("purged old messages", "count", n)
+				}
+				if n < 1000 {
+					break
+				}
+			}
+		}
+		if ids, err := p.Store.MessageRecover(ctx, now); err != nil && ctx.Err() == nil {
+			p.Logger.Error("recover expired leases", "err", err)
+		} else if len(ids) > 0 {
+			p.Logger.Warn("messages of a lost instance marked ambiguous", "count", len(ids))
+			for _, id := range ids {
+				p.outcome(Outcome{Message: &store.Message{ID: id}, State: string(wxnotify.MessageAmbiguous)})
+			}
+		}
+		if ids, err := p.Store.MessageExpire(ctx, now); err != nil && ctx.Err() == nil {
+			p.Logger.Error("expire messages", "err", err)
+		} else {
+			for _, id := range ids {
+				p.outcome(Outcome{Message: &store.Message{ID: id}, State: string(wxnotify.MessageExpired)})
+			}
+		}
+		if n, err := p.Store.MessageRequeueWaiting(ctx, now, now.Add(p.CreditMargin)); err != nil && ctx.Err() == nil {
+			p.Logger.Error("requeue waiting messages", "err", err)
+		} else if n > 0 {
+			p.Wake()
+		}
+		if !p.sleep(ctx, p.MaintenanceInterval) {
+			return
+		}
+	}
+}
+
+func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// quotaZone is where WeChat's days begin: quotas reset at midnight, China
+// Standard Time.
+var quotaZone = time.FixedZone("CST", 8*3600)
+
+func nextQuotaReset(now time.Time) time.Time {
+	t := now.In(quotaZone)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, quotaZone)
+}
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,342 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/store/storetest"
+)
+
+func TestVerifyWebhookSignature(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_767_225_600, 0)
+	body := []byte(`{"event":"message.delivered"}`)
+	header := delivery.SignWebhook("s3cret-s3cret-s3cret", now, body)
+	if !strings.HasPrefix(header, "t=1767225600,v1=") || len(header) != len("t=1767225600,v1=")+64 {
+		t.Fatalf("header=%q", header)
+	}
+	for _, tc := range []struct {
+		name, secret, header string
+		body                 []byte
+		at                   time.Time
+		want                 error
+	}{
+		{"OK", "s3cret-s3cret-s3cret", header, body, now, nil},
+		{"OKWithinTolerance", "s3cret-s3cret-s3cret", header, body, now.Add(4 * time.Minute), nil},
+		{"OKSecondV1", "s3cret-s3cret-s3cret", "t=1767225600,v1=00," + header[len("t=1767225600,"):], body, now, nil},
+		{"WrongSecret", "other", header, body, now, delivery.ErrWebhookSignatureMismatch},
+		{"BodyChanged", "s3cret-s3cret-s3cret", header, []byte(`{"event":"message.failed"}`), now, delivery.ErrWebhookSignatureMismatch},
+		{"Old", "s3cret-s3cret-s3cret", header, body, now.Add(6 * time.Minute), delivery.ErrWebhookSignatureExpired},
+		{"Future", "s3cret-s3cret-s3cret", header, body, now.Add(-6 * time.Minute), delivery.ErrWebhookSignatureExpired},
+		{"Empty", "s3cret-s3cret-s3cret", "", body, now, delivery.ErrWebhookSignatureMissing},
+		{"NoV1", "s3cret-s3cret-s3cret", "t=1767225600", body, now, delivery.ErrWebhookSignatureMissing},
+		{"TimestampTampered", "s3cret-s3cret-s3cret", "t=1767225660," + header[len("t=1767225600,"):], body, now, delivery.ErrWebhookSignatureMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := delivery.VerifyWebhookSignature(tc.secret, tc.header, tc.body, tc.at, 5*time.Minute); !errors.Is(err, tc.want) {
+				t.Fatalf("err=%v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// receiver is an httptest webhook endpoint that verifies every request
+// and answers with the statuses given, then 200.
+type receiver struct {
+	t        *testing.T
+	srv      *httptest.Server
+	clock    func() time.Time
+	mu       sync.Mutex
+	secret   string
+	statuses []int
+	got      []wxnotify.WebhookEvent
+	headers  []http.Header
+}
+
+func newReceiver(t *testing.T, clock func() time.Time, statuses ...int) *receiver {
+	r := &receiver{t: t, clock: clock, statuses: statuses}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := delivery.VerifyWebhookSignature(r.secret, req.Header.Get(wxnotify.WebhookSignatureHeader), body, r.clock(), time.Minute); err != nil {
+			t.Errorf("receiver: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var e wxnotify.WebhookEvent
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+		r.got = append(r.got, e)
+		r.headers = append(r.headers, req.Header.Clone())
+		status := http.StatusOK
+		if len(r.statuses) > 0 {
+			status, r.statuses = r.statuses[0], r.statuses[1:]
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) events() []wxnotify.WebhookEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]wxnotify.WebhookEvent(nil), r.got...)
+}
+
+// webhookEnv is a database with a webhook of bcastApp pointing at a
+// receiver, an outbox and a sender on the env's fake clock.
+func webhookEnv(t *testing.T, engine storetest.Engine, statuses ...int) (*bcastEnv, *receiver, *delivery.WebhookOutbox, *delivery.WebhookSender) {
+	t.Helper()
+	e := newBcastEnv(t, engine)
+	rcv := newReceiver(t, e.clock, statuses...)
+	svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+	w := &wxnotify.Webhook{AppID: bcastApp, URL: rcv.srv.URL + "/hook?token=abc"}
+	if err := svc.CreateWebhook(keyCtx(bcastApp), w); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(w.Secret.Reveal(), "whsec_") {
+		t.Fatalf("generated secret %q", w.Secret.Reveal())
+	}
+	rcv.secret = w.Secret.Reveal()
+	ws := e.st.(delivery.WebhookStore)
+	outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
+	sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second}
+	return e, rcv, outbox, sender
+}
+
+// record runs the outbox around fn, so its events are written when it
+// returns.
+func record(t *testing.T, o *delivery.WebhookOutbox, fn func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	fn()
+	cancel()
+	<-done
+}
+
+func outboxCounts(t *testing.T, e *bcastEnv) map[string]int64 {
+	t.Helper()
+	c, err := e.bs.WebhookOutboxCounts(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestWebhookDelivery(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("SignedRetriedDelivered", func(t *testing.T) {
+				t.Parallel()
+				e, rcv, outbox, sender := webhookEnv(t, engine, 500)
+				// One outcome with the full message, one reported by id
+				// only (as recovery and expiry do), and one of an app with
+				// no webhook.
+				m := &wxnotify.Message{AppID: bcastApp, OpenID: "oEXP", TemplateID: "TPL", Data: map[string]string{"thing1": "x"}}
+				if _, err := e.msgs.Enqueue(keyCtx(bcastApp), m); err != nil {
+					t.Fatal(err)
+				}
+				record(t, outbox, func() {
+					outbox.OnOutcome(delivery.Outcome{
+						Message: &store.Message{ID: 41, AppID: bcastApp, OpenID: "o1", MsgID: "MSG-41"},
+						State:   string(wxnotify.MessageDelivered), Attempt: &store.Attempt{ErrCode: 0, ErrMsg: "ok"},
+					})
+					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: m.ID}, State: string(wxnotify.MessageExpired)})
+					outbox.OnOutcome(delivery.Outcome{
+						Message: &store.Message{ID: 43, AppID: bcastOther, OpenID: "o3"},
+						State:   string(wxnotify.MessageFailed), Attempt: &store.Attempt{ErrCode: 43101, ErrMsg: "user refuse to accept the msg"},
+					})
+					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 44}, State: string(wxnotify.MessageSending)}) // not terminal
+				})
+				if c := outboxCounts(t, e); c["pending"] != 2 {
+					t.Fatalf("outbox=%v, want 2 pending", c)
+				}
+				// First attempt: the first event gets a 500, the second a 200.
+				if n, err := sender.Tick(context.Background()); err != nil || n != 2 {
+					t.Fatalf("Tick=%d, %v", n, err)
+				}
+				if c := outboxCounts(t, e); c["pending"] != 1 {
+					t.Fatalf("after the first attempt: %v, want 1 pending", c)
+				}
+				if n, _ := sender.Tick(context.Background()); n != 0 {
+					t.Fatal("retried before its backoff")
+				}
+				e.set(e.clock().Add(time.Minute)) // backoff is 30s ±25%
+				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
+					t.Fatalf("retry Tick=%d, %v", n, err)
+				}
+				if c := outboxCounts(t, e); len(c) != 0 {
+					t.Fatalf("after delivery: %v, want empty", c)
+				}
+				got := rcv.events()
+				if len(got) != 3 {
+					t.Fatalf("receiver got %d requests, want 3", len(got))
+				}
+				byID := map[int64]wxnotify.WebhookEvent{}
+				for _, ev := range got {
+					byID[ev.MessageID] = ev
+				}
+				if ev := byID[41]; ev.Event != "message.delivered" || ev.AppID != bcastApp || ev.OpenID != "o1" || ev.MsgID != "MSG-41" || ev.ErrCode != 0 || ev.At.IsZero() {
+					t.Fatalf("delivered event=%+v", ev)
+				}
+				if ev := byID[m.ID]; ev.Event != "message.expired" || ev.AppID != bcastApp || ev.OpenID != "oEXP" || ev.State != wxnotify.MessageExpired {
+					t.Fatalf("expired event=%+v (filled from the store)", ev)
+				}
+				rcv.mu.Lock()
+				h := rcv.headers[0]
+				rcv.mu.Unlock()
+				if h.Get("Content-Type") != "application/json" || h.Get("X-Wxnotify-Delivery") == "" || !strings.HasPrefix(h.Get("X-Wxnotify-Event"), "message.") {
+					t.Fatalf("headers=%v", h)
+				}
+			})
+			t.Run("DeadAfterMaxAttempts", func(t *testing.T) {
+				t.Parallel()
+				e, rcv, outbox, sender := webhookEnv(t, engine, 500, 502, 503)
+				sender.MaxAttempts = 3
+				record(t, outbox, func() {
+					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "failed"})
+				})
+				for range 3 {
+					if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
+						t.Fatalf("Tick=%d, %v", n, err)
+					}
+					e.set(e.clock().Add(time.Hour))
+				}
+				if n, _ := sender.Tick(context.Background()); n != 0 {
+					t.Fatal("a dead event was claimed")
+				}
+				if c := outboxCounts(t, e); c["dead"] != 1 || c["pending"] != 0 {
+					t.Fatalf("outbox=%v, want 1 dead", c)
+				}
+				if len(rcv.events()) != 3 {
+					t.Fatalf("receiver got %d requests, want 3", len(rcv.events()))
+				}
+			})
+			t.Run("NoRedirectToOtherHost", func(t *testing.T) {
+				t.Parallel()
+				e := newBcastEnv(t, engine)
+				var hits atomic.Int64
+				elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+				t.Cleanup(elsewhere.Close)
+				redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, elsewhere.URL+"/stolen", http.StatusTemporaryRedirect)
+				}))
+				t.Cleanup(redirector.Close)
+				svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: redirector.URL}); err != nil {
+					t.Fatal(err)
+				}
+				ws := e.st.(delivery.WebhookStore)
+				outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
+				record(t, outbox, func() {
+					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
+				})
+				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock}
+				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
+					t.Fatalf("Tick=%d, %v", n, err)
+				}
+				if hits.Load() != 0 {
+					t.Fatalf("the redirect to another host was followed")
+				}
+				if c := outboxCounts(t, e); c["pending"] != 1 {
+					t.Fatalf("outbox=%v, want the event pending a retry", c)
+				}
+			})
+			t.Run("Timeout", func(t *testing.T) {
+				t.Parallel()
+				e := newBcastEnv(t, engine)
+				release := make(chan struct{})
+				slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+				t.Cleanup(func() { close(release); slow.Close() })
+				svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: slow.URL}); err != nil {
+					t.Fatal(err)
+				}
+				ws := e.st.(delivery.WebhookStore)
+				outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
+				record(t, outbox, func() {
+					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
+				})
+				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond}
+				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
+					t.Fatalf("Tick=%d, %v", n, err)
+				}
+				if c := outboxCounts(t, e); c["pending"] != 1 {
+					t.Fatalf("outbox=%v, want the event pending a retry", c)
+				}
+			})
+		})
+	}
+}
+
+func TestWebhookOutboxNeverBlocks(t *testing.T) {
+	t.Parallel()
+	// No Run: nothing drains the buffer of 2.
+	o := &delivery.WebhookOutbox{Buffer: 2}
+	for i := range 5 {
+		o.OnOutcome(delivery.Outcome{Message: &store.Message{ID: int64(i), AppID: bcastApp}, State: "delivered"})
+	}
+	if got := o.Dropped(); got != 3 {
+		t.Fatalf("Dropped=%d, want 3", got)
+	}
+}
+
+func TestWebhookService(t *testing.T) {
+	t.Parallel()
+	e := newBcastEnv(t, storetest.Engine{Name: "sqlite", NewDB: storetest.NewSQLiteDB})
+	svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+	ctx := keyCtx(bcastApp)
+	w := &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h", Secret: "given-secret-given-secret"}
+	if err := svc.CreateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Secret.Reveal() != "given-secret-given-secret" {
+		t.Fatal("a given secret was replaced")
+	}
+	if err := svc.CreateWebhook(keyCtx(bcastOther), &wxnotify.Webhook{AppID: bcastApp, URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.EFORBIDDEN {
+		t.Fatalf("create for another app: %v, want EFORBIDDEN", err)
+	}
+	if err := svc.CreateWebhook(keyCtx(wxnotify.AllApps), &wxnotify.Webhook{AppID: "wx00000000000000b9", URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
+		t.Fatalf("create for an unknown app: %v, want ENOTFOUND", err)
+	}
+	if list, err := svc.FindWebhooks(keyCtx(bcastOther)); err != nil || len(list) != 0 {
+		t.Fatalf("FindWebhooks by another app's key=%v, %v", list, err)
+	}
+	list, err := svc.FindWebhooks(ctx)
+	if err != nil || len(list) != 1 || list[0].Secret != "" {
+		t.Fatalf("FindWebhooks=%+v, %v", list, err)
+	}
+	if err := svc.DeleteWebhook(keyCtx(bcastOther), w.ID); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
+		t.Fatalf("delete by another app's key: %v, want ENOTFOUND", err)
+	}
+	for range wxnotify.MaxWebhooksPerApp - 1 {
+		if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h"}); wxnotify.ErrorCode(err) != wxnotify.ECONFLICT {
+		t.Fatalf("one webhook too many: %v, want ECONFLICT", err)
+	}
+	if err := svc.DeleteWebhook(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+}

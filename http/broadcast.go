@@ -1,0 +1,343 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+)
+
+// BroadcastTimeout bounds reading and answering one POST /v1/broadcasts,
+// which may carry a million recipients; it replaces the server's read and
+// write timeouts for that route.
+const BroadcastTimeout = 15 * time.Minute
+
+func (s *Server) registerBroadcastRoutes() {
+	s.mux.HandleFunc("POST /v1/broadcasts", s.requireAPIKey(s.handleBroadcastCreate))
+	s.mux.HandleFunc("GET /v1/broadcasts/{id}", s.requireAPIKey(s.handleBroadcastGet))
+}
+
+// BroadcastRequest is the header of POST /v1/broadcasts: every field of a
+// message but the openid. The recipients follow it, streamed; see
+// handleBroadcastCreate.
+type BroadcastRequest struct {
+	AppID            string               `json:"appid"`
+	Kind             wxnotify.MessageKind `json:"kind,omitempty"`
+	TemplateID       string               `json:"template_id"`
+	Data             map[string]DataValue `json:"data"`
+	Page             string               `json:"page,omitempty"`
+	MiniprogramState string               `json:"miniprogram_state,omitempty"`
+	Lang             string               `json:"lang,omitempty"`
+	EmphasisKeyword  string               `json:"emphasis_keyword,omitempty"`
+	SendAt           *time.Time           `json:"send_at,omitempty"`
+	TTL              string               `json:"ttl,omitempty"`
+	WaitForCredit    bool                 `json:"wait_for_credit,omitempty"`
+}
+
+// Broadcast builds the domain broadcast from the header.
+func (r *BroadcastRequest) Broadcast(now time.Time) (*wxnotify.Broadcast, error) {
+	mr := MessageRequest{
+		AppID: r.AppID, Kind: r.Kind, TemplateID: r.TemplateID, Data: r.Data, Page: r.Page,
+		MiniprogramState: r.MiniprogramState, Lang: r.Lang, EmphasisKeyword: r.EmphasisKeyword,
+		SendAt: r.SendAt, TTL: r.TTL, WaitForCredit: r.WaitForCredit,
+	}
+	m, err := mr.Message(now)
+	if err != nil {
+		return nil, err
+	}
+	return &wxnotify.Broadcast{
+		AppID: m.AppID, Kind: m.Kind, TemplateID: m.TemplateID, Data: m.Data, Page: m.Page,
+		MiniprogramState: m.MiniprogramState, Lang: m.Lang, EmphasisKeyword: m.EmphasisKeyword,
+		SendAt: m.SendAt, ExpiresAt: m.ExpiresAt, WaitForCredit: m.WaitForCredit,
+	}, nil
+}
+
+// BroadcastRecipient is one element of "recipients": an openid string, or
+// {"openid": "…", "data": {keyword overrides}}.
+type BroadcastRecipient wxnotify.BroadcastRecipient
+
+// UnmarshalJSON accepts "openid" and {"openid": …, "data": …}. Its errors
+// are *wxnotify.Error with the field relative to the recipient.
+func (r *BroadcastRecipient) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		*r = BroadcastRecipient{}
+		return json.Unmarshal(b, &r.OpenID)
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return wxnotify.FieldErrorf("", "want an openid string or {\"openid\": …, \"data\": {…}}")
+	}
+	var v struct {
+		OpenID string                     `json:"openid"`
+		Data   map[string]json.RawMessage `json:"data"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return jsonFieldError(err, "")
+	}
+	*r = BroadcastRecipient{OpenID: v.OpenID}
+	if len(v.Data) > 0 {
+		r.Data = make(map[string]string, len(v.Data))
+		for k, raw := range v.Data {
+			var d DataValue
+			if err := d.UnmarshalJSON(raw); err != nil {
+				return wxnotify.FieldErrorf("data."+k, "%v", err)
+			}
+			r.Data[k] = string(d)
+		}
+	}
+	return nil
+}
+
+// BroadcastResponse answers POST /v1/broadcasts.
+type BroadcastResponse struct {
+	ID       int64                   `json:"id"`
+	Accepted int64                   `json:"accepted"`
+	State    wxnotify.BroadcastState `json:"state"`
+}
+
+// handleBroadcastCreate accepts a broadcast, streaming its recipients into
+// the service without holding them all. Two body forms:
+//
+//   - application/json (the default): one object, whose "recipients" array
+//     must be its LAST field, after every header field:
+//     {"appid": …, "template_id": …, "data": {…}, "recipients": ["o1", {"openid": "o2", "data": {…}}]}
+//     Fields after "recipients" are an error (the header is needed before
+//     the first recipient is stored).
+//   - application/x-ndjson: the header object on the first line, then one
+//     recipient per line (a JSON string or object).
+//
+// The body may be up to wxnotify.MaxBroadcastBodyBytes. 202 once every
+// message is stored. A bad recipient answers 400 naming
+// "recipients[i]…"; the messages stored before it stay and are sent, and the
+// answer's Location header points at the aborted broadcast.
+func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
+	if s.BroadcastService == nil {
+		s.Error(w, r, unavailable("broadcasts"))
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(BroadcastTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(BroadcastTimeout))
+	body := http.MaxBytesReader(w, r.Body, wxnotify.MaxBroadcastBodyBytes)
+	dec := json.NewDecoder(body)
+
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl"
+	var (
+		req BroadcastRequest
+		err error
+	)
+	if ndjson {
+		err = decodeBroadcastHeaderLine(dec, &req)
+	} else {
+		err = decodeBroadcastHeader(dec, &req)
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	b, err := req.Broadcast(time.Now())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.BroadcastService.CreateBroadcast(r.Context(), b, recipientStream(dec, !ndjson)); err != nil {
+		if b.ID != 0 {
+			w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
+		}
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
+	writeJSON(w, http.StatusAccepted, &BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State})
+}
+
+// decodeBroadcastHeader reads the JSON object up to the "[" of
+// "recipients", decoding the fields before it into req.
+func decodeBroadcastHeader(dec *json.Decoder, req *BroadcastRequest) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonFieldError(err, "")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return wxnotify.Errorf(wxnotify.EINVALID, "want a JSON object")
+	}
+	fields := map[string]json.RawMessage{}
+	for {
+		if !dec.More() {
+			return wxnotify.FieldErrorf("recipients", "recipients required, as the last field of the object")
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonFieldError(err, "")
+		}
+		key, _ := tok.(string)
+		if key == "recipients" {
+			break
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return jsonFieldError(err, key)
+		}
+		fields[key] = raw
+	}
+	tok, err = dec.Token()
+	if err != nil {
+		return jsonFieldError(err, "recipients")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return wxnotify.FieldErrorf("recipients", "want an array")
+	}
+	// The header is small: decode it with the usual strictness.
+	hb, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	hdec := json.NewDecoder(bytes.NewReader(hb))
+	hdec.DisallowUnknownFields()
+	if err := hdec.Decode(req); err != nil {
+		return jsonFieldError(err, "")
+	}
+	return nil
+}
+
+// decodeBroadcastHeaderLine reads the header object of an NDJSON body.
+func decodeBroadcastHeaderLine(dec *json.Decoder, req *BroadcastRequest) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonFieldError(err, "")
+	}
+	hdec := json.NewDecoder(bytes.NewReader(raw))
+	hdec.DisallowUnknownFields()
+	if err := hdec.Decode(req); err != nil {
+		if wxnotify.ErrorField(jsonFieldError(err, "")) == "recipients" {
+			return wxnotify.FieldErrorf("recipients", "in NDJSON the recipients follow the header, one per line")
+		}
+		return jsonFieldError(err, "")
+	}
+	return nil
+}
+
+// recipientStream yields the recipients as dec reads them: the rest of the
+// "recipients" array and its object (inArray), or one value per line.
+func recipientStream(dec *json.Decoder, inArray bool) iter.Seq2[wxnotify.BroadcastRecipient, error] {
+	return func(yield func(wxnotify.BroadcastRecipient, error) bool) {
+		for i := 0; ; i++ {
+			field := fmt.Sprintf("recipients[%d]", i)
+			if inArray && !dec.More() {
+				break
+			}
+			var r BroadcastRecipient
+			if err := dec.Decode(&r); err == io.EOF && !inArray {
+				break
+			} else if err != nil {
+				yield(wxnotify.BroadcastRecipient{}, jsonFieldError(err, field))
+				return
+			}
+			if !yield(wxnotify.BroadcastRecipient(r), nil) {
+				return
+			}
+		}
+		if !inArray {
+			return
+		}
+		// "]", then the end of the object, and nothing after it.
+		for _, want := range []json.Delim{']', '}'} {
+			if want == '}' && dec.More() {
+				yield(wxnotify.BroadcastRecipient{}, wxnotify.FieldErrorf("recipients", "must be the last field of the object"))
+				return
+			}
+			tok, err := dec.Token()
+			if err != nil {
+				yield(wxnotify.BroadcastRecipient{}, jsonFieldError(err, "recipients"))
+				return
+			}
+			if d, ok := tok.(json.Delim); !ok || d != want {
+				yield(wxnotify.BroadcastRecipient{}, wxnotify.FieldErrorf("recipients", "malformed JSON: want %q", want))
+				return
+			}
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			yield(wxnotify.BroadcastRecipient{}, wxnotify.Errorf(wxnotify.EINVALID, "invalid JSON body: more than one value"))
+		}
+	}
+}
+
+// jsonFieldError turns a decoding error into EINVALID, naming the field at
+// fault under prefix.
+func jsonFieldError(err error, prefix string) error {
+	join := func(f string) string {
+		switch {
+		case prefix == "":
+			return f
+		case f == "":
+			return prefix
+		}
+		return prefix + "." + f
+	}
+	var (
+		tooBig    *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+		we        *wxnotify.Error
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return wxnotify.Errorf(wxnotify.EINVALID, "request body larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &we):
+		out := *we
+		out.Code, out.Field = wxnotify.EINVALID, join(we.Field)
+		return &out
+	case errors.As(err, &typeErr):
+		return wxnotify.FieldErrorf(join(typeErr.Field), "wrong type: want %s", typeErr.Type)
+	case errors.As(err, &syntaxErr):
+		return &wxnotify.Error{Code: wxnotify.EINVALID, Field: prefix, Message: fmt.Sprintf("malformed JSON: %v", syntaxErr)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &wxnotify.Error{Code: wxnotify.EINVALID, Field: prefix, Message: "the body ended early"}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return wxnotify.FieldErrorf(join(strings.Trim(name, `"`)), "unknown field")
+	}
+	return &wxnotify.Error{Code: wxnotify.EINVALID, Field: prefix, Message: fmt.Sprintf("invalid JSON: %v", err)}
+}
+
+func (s *Server) handleBroadcastGet(w http.ResponseWriter, r *http.Request) {
+	if s.BroadcastService == nil {
+		s.Error(w, r, unavailable("broadcasts"))
+		return
+	}
+	id, err := pathInt64(r, "broadcast")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	b, err := s.BroadcastService.FindBroadcastByID(r.Context(), id)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func pathInt64(r *http.Request, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, wxnotify.FieldErrorf("id", "want a %s id", what)
+	}
+	return id, nil
+}
+
+func unavailable(what string) error {
+	return wxnotify.Errorf(wxnotify.EUNAVAILABLE, "%s not configured on this server", what)
+}

@@ -1,0 +1,93 @@
+package http
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+)
+
+func (s *Server) registerWebhookRoutes() {
+	s.mux.HandleFunc("POST /v1/webhooks", s.requireAPIKey(s.handleWebhookCreate))
+	s.mux.HandleFunc("GET /v1/webhooks", s.requireAPIKey(s.handleWebhookList))
+	s.mux.HandleFunc("DELETE /v1/webhooks/{id}", s.requireAPIKey(s.handleWebhookDelete))
+}
+
+// WebhookRequest is the body of POST /v1/webhooks.
+type WebhookRequest struct {
+	AppID string `json:"appid"`
+	URL   string `json:"url"`
+	// Secret keys the signatures (16 to 256 bytes); omit it to have one
+	// generated.
+	Secret string `json:"secret,omitempty"`
+}
+
+// WebhookCreated answers POST /v1/webhooks: the only answer that carries
+// the secret.
+type WebhookCreated struct {
+	ID        int64     `json:"id"`
+	AppID     string    `json:"appid"`
+	URL       string    `json:"url"`
+	Secret    string    `json:"secret"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// WebhookList answers GET /v1/webhooks.
+type WebhookList struct {
+	Webhooks []*wxnotify.Webhook `json:"webhooks"`
+}
+
+// handleWebhookCreate stores a webhook: 201 with its secret, shown once.
+func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) {
+	if s.WebhookService == nil {
+		s.Error(w, r, unavailable("webhooks"))
+		return
+	}
+	var req WebhookRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	wh := &wxnotify.Webhook{AppID: req.AppID, URL: req.URL, Secret: wxnotify.Secret(req.Secret)}
+	if err := s.WebhookService.CreateWebhook(r.Context(), wh); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, &WebhookCreated{
+		ID: wh.ID, AppID: wh.AppID, URL: wh.URL, Secret: wh.Secret.Reveal(), CreatedAt: wh.CreatedAt,
+	})
+}
+
+func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) {
+	if s.WebhookService == nil {
+		s.Error(w, r, unavailable("webhooks"))
+		return
+	}
+	list, err := s.WebhookService.FindWebhooks(r.Context())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*wxnotify.Webhook{}
+	}
+	writeJSON(w, http.StatusOK, &WebhookList{Webhooks: list})
+}
+
+func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) {
+	if s.WebhookService == nil {
+		s.Error(w, r, unavailable("webhooks"))
+		return
+	}
+	id, err := pathInt64(r, "webhook")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if err := s.WebhookService.DeleteWebhook(r.Context(), id); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,388 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/wxnotify/wxnotify/store"
+)
+
+var _ store.BroadcastStore = (*DB)(nil)
+
+// BroadcastInsert implements store.BroadcastStore.
+func (db *DB) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
+	var id int64
+	err := db.write.QueryRowContext(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
+	if isForeignKeyViolation(err) {
+		return 0, store.ErrNotFound
+	} else if err != nil {
+		return 0, fmt.Errorf("insert broadcast: %w", err)
+	}
+	return id, nil
+}
+
+// BroadcastFinish implements store.BroadcastStore.
+func (db *DB) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	res, err := db.write.ExecContext(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
+	if err != nil {
+		return fmt.Errorf("finish broadcast: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("finish broadcast: %w", err)
+	} else if n == 1 {
+		return nil
+	}
+	if _, err := db.BroadcastGet(ctx, p.ID); err != nil {
+		return err
+	}
+	return store.ErrConflict
+}
+
+// BroadcastGet implements store.BroadcastStore.
+func (db *DB) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
+	var (
+		b                    store.Broadcast
+		createdAt, updatedAt sql.NullInt64
+	)
+	err := db.read.QueryRowContext(ctx, queryBroadcastGet, id).Scan(
+		&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &createdAt, &updatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get broadcast: %w", err)
+	}
+	b.CreatedAt, b.UpdatedAt = timeValue(createdAt), timeValue(updatedAt)
+	return &b, nil
+}
+
+// ScheduleInsert implements store.BroadcastStore.
+func (db *DB) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams) (int64, error) {
+	var id int64
+	err := db.write.QueryRowContext(ctx, queryScheduleInsert,
+		p.AppID, p.Name, p.Cron, p.Timezone, p.Message, p.State, timeArg(p.NextRunAt), timeArg(p.Now)).Scan(&id)
+	if isForeignKeyViolation(err) {
+		return 0, store.ErrNotFound
+	} else if err != nil {
+		return 0, fmt.Errorf("insert schedule: %w", err)
+	}
+	return id, nil
+}
+
+// ScheduleGet implements store.BroadcastStore.
+func (db *DB) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error) {
+	s, err := scanSchedule(db.read.QueryRowContext(ctx, queryScheduleGet, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get schedule: %w", err)
+	}
+	return s, nil
+}
+
+// ScheduleList implements store.BroadcastStore.
+func (db *DB) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]*store.Schedule, error) {
+	apps, err := appIDsArg(p.AppIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, queryScheduleList, apps)
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	out, err := scanSchedules(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	return out, nil
+}
+
+// ScheduleSetState implements store.BroadcastStore.
+func (db *DB) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStateParams) (*store.Schedule, error) {
+	s, err := scanSchedule(db.write.QueryRowContext(ctx, queryScheduleSetState,
+		p.ID, p.State, timeArg(p.NextRunAt), timeArg(p.Now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("set schedule state: %w", err)
+	}
+	return s, nil
+}
+
+// ScheduleDelete implements store.BroadcastStore.
+func (db *DB) ScheduleDelete(ctx context.Context, id int64) error {
+	res, err := db.write.ExecContext(ctx, queryScheduleDelete, id)
+	if err != nil {
+		return fmt.Errorf("delete schedule: %w", err)
+	}
+	return oneRow(res, "delete schedule")
+}
+
+// ScheduleClaimDue implements store.BroadcastStore.
+func (db *DB) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDueParams) ([]*store.Schedule, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := db.write.QueryContext(ctx, queryScheduleClaimDue,
+		p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim schedules: %w", err)
+	}
+	out, err := scanSchedules(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim schedules: %w", err)
+	}
+	// RETURNING gives no order.
+	slices.SortFunc(out, func(a, b *store.Schedule) int {
+		return cmp.Or(a.NextRunAt.Compare(b.NextRunAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// ScheduleAdvance implements store.BroadcastStore.
+func (db *DB) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParams) (bool, error) {
+	res, err := db.write.ExecContext(ctx, queryScheduleAdvance,
+		p.ID, p.Holder, timeArg(p.Occurrence), timeArg(p.NextRunAt), timeArg(p.Now))
+	if err != nil {
+		return false, fmt.Errorf("advance schedule: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("advance schedule: %w", err)
+	}
+	return n == 1, nil
+}
+
+// WebhookInsert implements store.BroadcastStore.
+func (db *DB) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (int64, error) {
+	var id int64
+	err := db.write.QueryRowContext(ctx, queryWebhookInsert, p.AppID, p.URL, p.SecretSealed, timeArg(p.Now)).Scan(&id)
+	if isForeignKeyViolation(err) {
+		return 0, store.ErrNotFound
+	} else if err != nil {
+		return 0, fmt.Errorf("insert webhook: %w", err)
+	}
+	return id, nil
+}
+
+// WebhookGet implements store.BroadcastStore.
+func (db *DB) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) {
+	w, err := scanWebhook(db.read.QueryRowContext(ctx, queryWebhookGet, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get webhook: %w", err)
+	}
+	return w, nil
+}
+
+// WebhookList implements store.BroadcastStore.
+func (db *DB) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*store.Webhook, error) {
+	apps, err := appIDsArg(p.AppIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, queryWebhookList, apps)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.Webhook{}
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// WebhookDelete implements store.BroadcastStore.
+func (db *DB) WebhookDelete(ctx context.Context, id int64) error {
+	res, err := db.write.ExecContext(ctx, queryWebhookDelete, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook: %w", err)
+	}
+	return oneRow(res, "delete webhook")
+}
+
+// WebhookOutboxInsertMany implements store.BroadcastStore: one transaction,
+// one prepared statement.
+func (db *DB) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (int64, error) {
+	if len(ps) == 0 {
+		return 0, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("insert webhook events: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, queryWebhookOutboxInsert)
+	if err != nil {
+		return 0, fmt.Errorf("insert webhook events: %w", err)
+	}
+	defer stmt.Close()
+	var total int64
+	for _, p := range ps {
+		res, err := stmt.ExecContext(ctx, p.AppID, p.Event, p.MessageID, p.Payload, timeArg(p.Now))
+		if err != nil {
+			return 0, fmt.Errorf("insert webhook events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("insert webhook events: %w", err)
+		}
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("insert webhook events: %w", err)
+	}
+	return total, nil
+}
+
+// WebhookOutboxClaim implements store.BroadcastStore.
+func (db *DB) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClaimParams) ([]*store.WebhookOutbox, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := db.write.QueryContext(ctx, queryWebhookOutboxClaim,
+		p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook events: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.WebhookOutbox{}
+	for rows.Next() {
+		var (
+			o                                    store.WebhookOutbox
+			nextAttemptAt, leaseUntil, createdAt sql.NullInt64
+			leaseHolder                          sql.NullString
+		)
+		if err := rows.Scan(&o.ID, &o.WebhookID, &o.URL, &o.SecretSealed, &o.Event, &o.MessageID, &o.Payload,
+			&o.State, &o.Attempts, &nextAttemptAt, &leaseHolder, &leaseUntil, &o.LastError, &createdAt); err != nil {
+			return nil, fmt.Errorf("claim webhook events: %w", err)
+		}
+		o.NextAttemptAt, o.LeaseUntil, o.CreatedAt = timeValue(nextAttemptAt), timeValue(leaseUntil), timeValue(createdAt)
+		o.LeaseHolder = leaseHolder.String
+		out = append(out, &o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim webhook events: %w", err)
+	}
+	slices.SortFunc(out, func(a, b *store.WebhookOutbox) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// WebhookOutboxFinish implements store.BroadcastStore.
+func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFinishParams) (bool, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if p.Delivered {
+		res, err = db.write.ExecContext(ctx, queryWebhookOutboxDelete, p.ID, p.Holder)
+	} else {
+		res, err = db.write.ExecContext(ctx, queryWebhookOutboxRetry,
+			p.ID, p.Holder, p.Dead, timeArg(p.NextAttemptAt), p.LastError)
+	}
+	if err != nil {
+		return false, fmt.Errorf("finish webhook event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("finish webhook event: %w", err)
+	}
+	return n == 1, nil
+}
+
+// WebhookOutboxCounts implements store.BroadcastStore.
+func (db *DB) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
+	rows, err := db.read.QueryContext(ctx, queryWebhookOutboxCounts, webhookID)
+	if err != nil {
+		return nil, fmt.Errorf("count webhook events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			state string
+			n     int64
+		)
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count webhook events: %w", err)
+		}
+		out[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count webhook events: %w", err)
+	}
+	return out, nil
+}
+
+func scanSchedule(s scanner) (*store.Schedule, error) {
+	var (
+		r                                store.Schedule
+		nextRunAt, lastRunAt, leaseUntil sql.NullInt64
+		createdAt, updatedAt             sql.NullInt64
+		leaseHolder                      sql.NullString
+	)
+	if err := s.Scan(&r.ID, &r.AppID, &r.Name, &r.Cron, &r.Timezone, &r.Message, &r.State,
+		&nextRunAt, &lastRunAt, &leaseHolder, &leaseUntil, &createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	r.NextRunAt, r.LastRunAt, r.LeaseUntil = timeValue(nextRunAt), timeValue(lastRunAt), timeValue(leaseUntil)
+	r.CreatedAt, r.UpdatedAt = timeValue(createdAt), timeValue(updatedAt)
+	r.LeaseHolder = leaseHolder.String
+	return &r, nil
+}
+
+func scanSchedules(rows *sql.Rows) ([]*store.Schedule, error) {
+	defer rows.Close()
+	out := []*store.Schedule{}
+	for rows.Next() {
+		s, err := scanSchedule(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func scanWebhook(s scanner) (*store.Webhook, error) {
+	var (
+		w         store.Webhook
+		createdAt sql.NullInt64
+	)
+	if err := s.Scan(&w.ID, &w.AppID, &w.URL, &w.SecretSealed, &createdAt); err != nil {
+		return nil, err
+	}
+	w.CreatedAt = timeValue(createdAt)
+	return &w, nil
+}
+
+// appIDsArg is a filter of appids as SQLite takes it: a JSON array, or NULL
+// for no filter.
+func appIDsArg(ids []string) (any, error) {
+	if ids == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}

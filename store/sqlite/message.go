@@ -1,0 +1,563 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wxnotify/wxnotify/store"
+)
+
+var _ store.MessageStore = (*DB)(nil)
+
+// noCreditError is the last_error of a message the claim found no credit for.
+const noCreditError = "no usable credit"
+
+// defaultListLimit is MessageListParams.Limit when unset.
+const defaultListLimit = 100
+
+// creditKinds returns the credit kinds a message of kind spends, in order of
+// preference, and the template the credit must be for: subscribe messages
+// spend their template's subscribe, then long_term credits; template
+// (legacy) messages any form_id, then prepay_id of the user.
+func creditKinds(kind, templateID string) ([]string, string) {
+	if kind == "subscribe" {
+		return []string{"subscribe", "long_term"}, templateID
+	}
+	return []string{"form_id", "prepay_id"}, ""
+}
+
+// MessageInsertMany implements store.MessageStore: one transaction, one
+// prepared statement, and a lookup for each key that was taken.
+func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertParams) ([]store.MessageInsertResult, error) {
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if len(ps) == 0 {
+		return []store.MessageInsertResult{}, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, queryMessageInsert)
+	if err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	defer ins.Close()
+	res := make([]store.MessageInsertResult, len(ps))
+	for i, p := range ps {
+		data := string(p.Data)
+		if len(p.Data) == 0 {
+			data = "{}"
+		}
+		var key any
+		if p.IdempotencyKey != "" {
+			key = p.IdempotencyKey
+		}
+		err := ins.QueryRowContext(ctx, p.AppID, p.OpenID, p.Kind, p.TemplateID, data, p.Page,
+			p.MiniprogramState, p.Lang, p.EmphasisKeyword, timeArg(p.RunAt), timeArg(p.ExpiresAt),
+			p.WaitForCredit, key, nullID(p.BroadcastID), nullID(p.ScheduleID), timeArg(p.Now)).Scan(&res[i].ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The key is taken, by an earlier message or one of this batch.
+			err = tx.QueryRowContext(ctx, queryMessageIDByKey, p.AppID, p.IdempotencyKey).Scan(&res[i].ID)
+		} else if err == nil {
+			res[i].Created = true
+		}
+		if err != nil {
+			return nil, fmt.Errorf("insert messages: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	return res, nil
+}
+
+// MessageClaim implements store.MessageStore in one write transaction: it
+// selects the due messages, reserves a credit with the ledger's own
+// queryCreditSpend for each that holds none, and updates each message.
+func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]*store.Message, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	now, lease, cutoff := timeArg(p.Now), timeArg(p.LeaseUntil), timeArg(p.CreditCutoff)
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, queryMessageDue, now, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		return msgs, nil
+	}
+	var spend, claim, noCredit *sql.Stmt
+	for _, s := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&spend, queryCreditSpend}, {&claim, queryMessageClaim}, {&noCredit, queryMessageNoCredit}} {
+		if *s.stmt, err = tx.PrepareContext(ctx, s.query); err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
+		defer (*s.stmt).Close()
+	}
+	updatedAt := p.Now.UTC().Truncate(store.TimePrecision)
+	for _, m := range msgs {
+		if m.CreditID == 0 {
+			kinds, template := creditKinds(m.Kind, m.TemplateID)
+			for _, kind := range kinds {
+				c, err := scanCredit(spend.QueryRowContext(ctx, m.AppID, m.OpenID, template, kind, cutoff, now))
+				if errors.Is(err, sql.ErrNoRows) {
+					continue
+				} else if err != nil {
+					return nil, fmt.Errorf("claim messages: reserve credit: %w", err)
+				}
+				m.CreditID, m.CreditValue = c.ID, c.Value.Reveal()
+				break
+			}
+		}
+		m.UpdatedAt = updatedAt
+		if m.CreditID == 0 {
+			m.State, m.LastError = "no_credit", noCreditError
+			if m.WaitForCredit {
+				m.State = "waiting_credit"
+			}
+			if _, err := noCredit.ExecContext(ctx, m.ID, m.State, m.LastError, now); err != nil {
+				return nil, fmt.Errorf("claim messages: %w", err)
+			}
+			continue
+		}
+		if _, err := claim.ExecContext(ctx, m.ID, p.Holder, lease, m.CreditID, m.CreditValue, now); err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
+		m.State, m.ClaimedBy, m.Attempts = "sending", p.Holder, m.Attempts+1
+		m.LeaseUntil = p.LeaseUntil.UTC().Truncate(store.TimePrecision)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// MessageFinishMany implements store.MessageStore in one write transaction.
+// Killed and refunded credits go through the ledger's own queryCreditKill
+// and queryCreditRefund.
+func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishParams) ([]bool, error) {
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	applied := make([]bool, len(ps))
+	if len(ps) == 0 {
+		return applied, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("finish messages: %w", err)
+	}
+	defer tx.Rollback()
+	var finish, attempt *sql.Stmt
+	for _, s := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&finish, queryMessageFinish}, {&attempt, queryAttemptInsert}} {
+		if *s.stmt, err = tx.PrepareContext(ctx, s.query); err != nil {
+			return nil, fmt.Errorf("finish messages: %w", err)
+		}
+		defer (*s.stmt).Close()
+	}
+	for i, p := range ps {
+		var (
+			creditID sql.NullInt64
+			attempts int
+		)
+		// A repeated ID finds the message no longer sending: skipped.
+		err := finish.QueryRowContext(ctx, p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError,
+			timeArg(p.Now)).Scan(&creditID, &attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("finish message %d: %w", p.ID, err)
+		}
+		applied[i] = true
+		if a := p.Attempt; a != nil {
+			if _, err := attempt.ExecContext(ctx, p.ID, a.N, timeArg(a.At), a.ErrCode, a.ErrMsg, a.Class,
+				a.LatencyMS, attempts); err != nil {
+				return nil, fmt.Errorf("finish message %d: record attempt: %w", p.ID, err)
+			}
+		}
+		if !creditID.Valid || (p.KillCreditReason == "" && !p.RefundCredit) {
+			continue
+		}
+		// A purged credit is gone already: nothing to kill or refund.
+		if p.KillCreditReason != "" {
+			_, err = tx.ExecContext(ctx, queryCreditKill, creditID.Int64, p.KillCreditReason)
+		} else {
+			_, err = tx.ExecContext(ctx, queryCreditRefund, creditID.Int64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("finish message %d: credit: %w", p.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, queryMessageDropCredit, p.ID); err != nil {
+			return nil, fmt.Errorf("finish message %d: %w", p.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("finish messages: %w", err)
+	}
+	return applied, nil
+}
+
+// MessageRecover implements store.MessageStore.
+func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := db.write.QueryContext(ctx, queryMessageRecover, timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("recover messages: %w", err)
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return nil, fmt.Errorf("recover messages: %w", err)
+	}
+	return ids, nil
+}
+
+// MessageExpire implements store.MessageStore in one write transaction.
+func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("expire messages: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, queryMessageExpiring, timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("expire messages: %w", err)
+	}
+	ids := []int64{}
+	var credits []int64
+	for rows.Next() {
+		var (
+			id       int64
+			creditID sql.NullInt64
+		)
+		if err := rows.Scan(&id, &creditID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("expire messages: %w", err)
+		}
+		ids = append(ids, id)
+		if creditID.Valid {
+			credits = append(credits, creditID.Int64)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("expire messages: %w", err)
+	}
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	if _, err := tx.ExecContext(ctx, queryMessageExpire, timeArg(now), jsonIDs(ids)); err != nil {
+		return nil, fmt.Errorf("expire messages: %w", err)
+	}
+	for _, id := range credits {
+		if _, err := tx.ExecContext(ctx, queryCreditRefund, id); err != nil {
+			return nil, fmt.Errorf("expire messages: refund credit: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("expire messages: %w", err)
+	}
+	return ids, nil
+}
+
+// MessageRequeueWaiting implements store.MessageStore.
+func (db *DB) MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, queryMessageRequeueWaiting, timeArg(now), timeArg(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("requeue waiting messages: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("requeue waiting messages: %w", err)
+	}
+	return n, nil
+}
+
+// MessageCancel implements store.MessageStore in one write transaction.
+func (db *DB) MessageCancel(ctx context.Context, id int64, now time.Time) (*store.Message, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		state    string
+		creditID sql.NullInt64
+	)
+	err = tx.QueryRowContext(ctx, queryMessageCancelCheck, id).Scan(&state, &creditID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	cancelled := state == "queued" || state == "waiting_credit"
+	if cancelled {
+		if _, err := tx.ExecContext(ctx, queryMessageCancel, id, timeArg(now)); err != nil {
+			return nil, fmt.Errorf("cancel message: %w", err)
+		}
+		if creditID.Valid {
+			if _, err := tx.ExecContext(ctx, queryCreditRefund, creditID.Int64); err != nil {
+				return nil, fmt.Errorf("cancel message: refund credit: %w", err)
+			}
+		}
+	}
+	m, err := scanMessage(tx.QueryRowContext(ctx, queryMessageGet, id))
+	if err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	if !cancelled {
+		return m, store.ErrConflict
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	return m, nil
+}
+
+// MessageGet implements store.MessageStore.
+func (db *DB) MessageGet(ctx context.Context, id int64) (*store.Message, error) {
+	m, err := scanMessage(db.read.QueryRowContext(ctx, queryMessageGet, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get message: %w", err)
+	}
+	return m, nil
+}
+
+// MessageAttempts implements store.MessageStore.
+func (db *DB) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, error) {
+	rows, err := db.read.QueryContext(ctx, queryAttemptList, id)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	defer rows.Close()
+	attempts := []*store.Attempt{}
+	for rows.Next() {
+		var (
+			a  store.Attempt
+			at sql.NullInt64
+		)
+		if err := rows.Scan(&a.MessageID, &a.N, &at, &a.ErrCode, &a.ErrMsg, &a.Class, &a.LatencyMS); err != nil {
+			return nil, fmt.Errorf("list attempts: %w", err)
+		}
+		a.At = timeValue(at)
+		attempts = append(attempts, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return attempts, nil
+}
+
+// MessageList implements store.MessageStore.
+func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*store.Message, error) {
+	var (
+		q    strings.Builder
+		args []any
+	)
+	q.WriteString(queryMessageListSelect)
+	if p.AppIDs != nil {
+		apps, err := json.Marshal(p.AppIDs)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		q.WriteString(queryMessageWhereApps)
+		args = append(args, string(apps))
+	}
+	for _, f := range []struct {
+		set   bool
+		where string
+		arg   any
+	}{
+		{p.OpenID != "", queryMessageWhereOpenID, p.OpenID},
+		{p.State != "", queryMessageWhereState, p.State},
+		{p.BroadcastID != 0, queryMessageWhereBcast, p.BroadcastID},
+		{p.BeforeID != 0, queryMessageWhereBefore, p.BeforeID},
+	} {
+		if f.set {
+			q.WriteString(f.where)
+			args = append(args, f.arg)
+		}
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	q.WriteString(queryMessageListOrder)
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// MessageCounts implements store.MessageStore.
+func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (map[string]int64, error) {
+	var (
+		q    strings.Builder
+		args []any
+	)
+	q.WriteString(queryMessageCountSelect)
+	if p.AppID != "" {
+		q.WriteString(queryMessageWhereApp)
+		args = append(args, p.AppID)
+	}
+	if p.BroadcastID != 0 {
+		q.WriteString(queryMessageWhereBcast)
+		args = append(args, p.BroadcastID)
+	}
+	q.WriteString(queryMessageCountGroup)
+	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("count messages: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int64{}
+	for rows.Next() {
+		var (
+			state string
+			n     int64
+		)
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count messages: %w", err)
+		}
+		counts[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count messages: %w", err)
+	}
+	return counts, nil
+}
+
+// MessagePurge implements store.MessageStore in one write transaction.
+func (db *DB) MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, queryMessagePurgeable, timeArg(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	js := jsonIDs(ids)
+	if _, err := tx.ExecContext(ctx, queryAttemptPurge, js); err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, queryMessagePurge, js)
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("purge messages: %w", err)
+	}
+	return n, nil
+}
+
+func scanMessage(s scanner) (*store.Message, error) {
+	var (
+		m                                 store.Message
+		data                              string
+		runAt, expiresAt, leaseUntil      sql.NullInt64
+		createdAt, updatedAt              sql.NullInt64
+		broadcastID, scheduleID, creditID sql.NullInt64
+		key, claimedBy                    sql.NullString
+	)
+	if err := s.Scan(&m.ID, &m.AppID, &m.OpenID, &m.Kind, &m.TemplateID, &data, &m.Page, &m.MiniprogramState,
+		&m.Lang, &m.EmphasisKeyword, &runAt, &expiresAt, &m.WaitForCredit, &key, &broadcastID, &scheduleID,
+		&m.State, &m.Attempts, &claimedBy, &leaseUntil, &creditID, &m.CreditValue, &m.MsgID, &m.LastError,
+		&createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	m.Data = []byte(data)
+	m.RunAt, m.ExpiresAt, m.LeaseUntil = timeValue(runAt), timeValue(expiresAt), timeValue(leaseUntil)
+	m.CreatedAt, m.UpdatedAt = timeValue(createdAt), timeValue(updatedAt)
+	m.IdempotencyKey, m.ClaimedBy = key.String, claimedBy.String
+	m.BroadcastID, m.ScheduleID, m.CreditID = broadcastID.Int64, scheduleID.Int64, creditID.Int64
+	return &m, nil
+}
+
+// scanMessages reads and closes rows.
+func scanMessages(rows *sql.Rows) ([]*store.Message, error) {
+	defer rows.Close()
+	msgs := []*store.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// scanIDs reads and closes rows of one id each.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// jsonIDs is ids as one JSON array, for json_each.
+func jsonIDs(ids []int64) string {
+	b, _ := json.Marshal(ids) // cannot fail on []int64
+	return string(b)
+}
+
+// nullID stores an optional id: 0 is NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

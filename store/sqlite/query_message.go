@@ -1,0 +1,155 @@
+package sqlite
+
+// The SQL of the delivery queue (store/message.go). It matches
+// store/postgres/query_message.go; where it differs, a comment says why.
+// SQLite runs one write transaction at a time per file, and every method
+// that writes runs in one transaction on the writer connection, so nothing
+// here needs row locks: what a statement reads cannot change before the
+// transaction commits.
+
+const messageColumns = `id, appid, openid, kind, template_id, data, page, miniprogram_state, lang,
+	emphasis_keyword, run_at, expires_at, wait_for_credit, idempotency_key, broadcast_id, schedule_id,
+	state, attempts, claimed_by, lease_until, credit_id, credit_value, msgid, last_error, created_at, updated_at`
+
+// queryMessageInsert inserts one message of a batch (a prepared statement per
+// transaction, as in the prototype). A row comes back only if it was
+// inserted; a taken (appid, idempotency_key) then needs
+// queryMessageIDByKey.
+const queryMessageInsert = `
+INSERT INTO message (appid, openid, kind, template_id, data, page, miniprogram_state, lang,
+                     emphasis_keyword, run_at, expires_at, wait_for_credit, idempotency_key,
+                     broadcast_id, schedule_id, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)
+ON CONFLICT (appid, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id`
+
+const queryMessageIDByKey = `
+SELECT id FROM message WHERE appid = ?1 AND idempotency_key = ?2 AND idempotency_key IS NOT NULL`
+
+// queryMessageDue selects the messages a claim takes, in the order it takes
+// them. Differs from PostgreSQL (no FOR UPDATE SKIP LOCKED): the claim
+// runs in a write transaction, which excludes every other writer of the
+// file. state = 'queued' is a literal so the planner uses message_queued;
+// the index ends with the rowid, so ORDER BY run_at, id needs no sort.
+const queryMessageDue = `
+SELECT ` + messageColumns + ` FROM message
+ WHERE state = 'queued' AND run_at <= ?1 AND (expires_at IS NULL OR expires_at > ?1)
+ ORDER BY run_at, id
+ LIMIT ?2`
+
+// queryMessageClaim takes one selected message for the holder, with its
+// credit (the one it held, or the one just reserved with queryCreditSpend).
+const queryMessageClaim = `
+UPDATE message
+   SET state = 'sending', claimed_by = ?2, lease_until = ?3, attempts = attempts + 1,
+       credit_id = ?4, credit_value = ?5, updated_at = ?6
+ WHERE id = ?1`
+
+// queryMessageNoCredit moves a selected message for which no credit exists
+// to waiting_credit or no_credit.
+const queryMessageNoCredit = `
+UPDATE message SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1`
+
+// queryMessageFinish records one outcome, only for the holder of a sending
+// message. It leaves the credit alone; queryMessageDropCredit follows when
+// the credit is killed or refunded, so RETURNING gives the credit held.
+const queryMessageFinish = `
+UPDATE message
+   SET state       = ?3,
+       run_at      = CASE WHEN ?3 = 'queued' THEN ?4 ELSE run_at END,
+       msgid       = CASE WHEN ?5 <> '' THEN ?5 ELSE msgid END,
+       last_error  = ?6,
+       claimed_by  = NULL,
+       lease_until = NULL,
+       updated_at  = ?7
+ WHERE id = ?1 AND claimed_by = ?2 AND state = 'sending'
+RETURNING credit_id, attempts`
+
+const queryMessageDropCredit = `UPDATE message SET credit_id = NULL, credit_value = '' WHERE id = ?1`
+
+// queryAttemptInsert records one call to WeChat; ?2 = 0 numbers it with
+// the message's attempts (?8).
+const queryAttemptInsert = `
+INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
+VALUES (?1, CASE WHEN ?2 > 0 THEN ?2 ELSE ?8 END, ?3, ?4, ?5, ?6, ?7)`
+
+const queryMessageRecover = `
+UPDATE message
+   SET state = 'ambiguous', last_error = 'lease of ' || claimed_by || ' expired',
+       claimed_by = NULL, lease_until = NULL, updated_at = ?1
+ WHERE state = 'sending' AND lease_until <= ?1
+RETURNING id`
+
+// queryMessageExpiring lists what MessageExpire moves, with the credits to
+// give back. Differs from PostgreSQL (one statement there): SQLite's
+// RETURNING cannot return a value from before the update, and the
+// transaction keeps the rows from changing between the two statements.
+const queryMessageExpiring = `
+SELECT id, credit_id FROM message
+ WHERE state IN ('queued', 'waiting_credit') AND expires_at <= ?1
+ ORDER BY id`
+
+// queryMessageExpire moves the listed messages (?2, a JSON array of ids).
+const queryMessageExpire = `
+UPDATE message
+   SET state = 'expired', credit_id = NULL, credit_value = '', updated_at = ?1
+ WHERE id IN (SELECT value FROM json_each(?2))`
+
+// queryMessageRequeueWaiting requeues waiting messages whose user now has a
+// usable credit by the rule of the claim: for subscribe messages, a
+// subscribe or long_term credit of the template; for template messages, a
+// form_id or prepay_id. The credit terms repeat credit_spend's predicate.
+const queryMessageRequeueWaiting = `
+UPDATE message
+   SET state = 'queued', last_error = '', updated_at = ?1
+ WHERE state = 'waiting_credit'
+   AND EXISTS (SELECT 1 FROM credit c
+                WHERE c.appid = message.appid AND c.openid = message.openid
+                  AND c.template_id = CASE WHEN message.kind = 'subscribe' THEN message.template_id ELSE '' END
+                  AND CASE WHEN message.kind = 'subscribe' THEN c.kind IN ('subscribe', 'long_term')
+                           ELSE c.kind IN ('form_id', 'prepay_id') END
+                  AND c.uses_left > 0 AND c.dead_reason IS NULL
+                  AND (c.expires_at IS NULL OR c.expires_at > ?2))`
+
+const queryMessageCancelCheck = `SELECT state, credit_id FROM message WHERE id = ?1`
+
+const queryMessageCancel = `
+UPDATE message
+   SET state = 'cancelled', credit_id = NULL, credit_value = '', claimed_by = NULL, lease_until = NULL,
+       updated_at = ?2
+ WHERE id = ?1 AND state IN ('queued', 'waiting_credit')`
+
+const queryMessageGet = `SELECT ` + messageColumns + ` FROM message WHERE id = ?1`
+
+const queryAttemptList = `
+SELECT message_id, n, at, errcode, errmsg, class, latency_ms FROM attempt
+ WHERE message_id = ?1
+ ORDER BY n`
+
+// MessageList and MessageCounts are built from these parts with only the
+// filters that are set, so each query can use message_app or
+// message_broadcast; a fixed statement with a term like
+// "(? IS NULL OR appid = ?)" per filter cannot.
+const (
+	queryMessageListSelect  = `SELECT ` + messageColumns + ` FROM message WHERE 1 = 1`
+	queryMessageCountSelect = `SELECT state, count(*) FROM message WHERE 1 = 1`
+	queryMessageWhereApps   = ` AND appid IN (SELECT value FROM json_each(?))`
+	queryMessageWhereApp    = ` AND appid = ?`
+	queryMessageWhereOpenID = ` AND openid = ?`
+	queryMessageWhereState  = ` AND state = ?`
+	queryMessageWhereBcast  = ` AND broadcast_id = ?`
+	queryMessageWhereBefore = ` AND id < ?`
+	queryMessageListOrder   = ` ORDER BY id DESC LIMIT ?`
+	queryMessageCountGroup  = ` GROUP BY state`
+)
+
+// queryMessagePurgeable picks a batch of terminal messages for the purge.
+const queryMessagePurgeable = `
+SELECT id FROM message
+ WHERE state IN ('delivered', 'failed', 'no_credit', 'expired', 'cancelled', 'ambiguous')
+   AND updated_at < ?1
+ LIMIT ?2`
+
+const queryAttemptPurge = `DELETE FROM attempt WHERE message_id IN (SELECT value FROM json_each(?1))`
+
+const queryMessagePurge = `DELETE FROM message WHERE id IN (SELECT value FROM json_each(?1))`
