@@ -87,6 +87,8 @@ type Pipeline struct {
 	// OnOutcome, when set, is called for every message that reaches a
 	// terminal state here (webhooks, metrics). It must not block.
 	OnOutcome func(Outcome)
+	// OnAttempt, when set, is called after every WeChat call (metrics).
+	OnAttempt func(m *store.Message, a *store.Attempt)
 
 	initOnce sync.Once
 	wake     chan struct{}
@@ -284,6 +286,9 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		}
 	}
 	a := p.attemptRecord(m, start, err)
+	if p.OnAttempt != nil {
+		p.OnAttempt(m, a)
+	}
 	f.Attempt = a
 	f.Now = p.Now()
 	switch class := wechat.ClassOf(err); class {

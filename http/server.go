@@ -53,6 +53,12 @@ type Server struct {
 	limiters *limiterSet
 	nonces   *nonceCache
 
+	// Metrics serves GET /metrics (Prometheus text format) when set.
+	Metrics http.Handler
+	// Ready reports whether the instance can serve: the database answers.
+	// Nil means always ready.
+	Ready func(ctx context.Context) error
+
 	ln     net.Listener
 	server *http.Server
 	mux    *http.ServeMux
@@ -70,6 +76,14 @@ func NewServer() *Server {
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if s.Metrics == nil {
+			s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "metrics are not enabled"))
+			return
+		}
+		s.Metrics.ServeHTTP(w, r)
 	})
 	s.registerTokenRoutes()
 	s.registerMessageRoutes()
@@ -172,4 +186,19 @@ func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(wxnotify.NewContextWithAPIKey(r.Context(), k)))
 	}
+}
+
+// handleReady answers 200 when the instance can do its work, 503 otherwise,
+// for load balancers and orchestrators.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.logger().WarnContext(r.Context(), "not ready", "err", err)
+			s.Error(w, r, wxnotify.Errorf(wxnotify.EUNAVAILABLE, "not ready: the database does not answer"))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,8 +152,13 @@ func TestE2E_MiniProgramToDelivery(t *testing.T) {
 		FormID string `json:"form_id"`
 	}
 	getJSON(t, "GET", sim.url+"/sim/inbox?appid="+demoApp+"&openid="+userA, "", "", &inbox)
-	if len(inbox) != 2 || inbox[1].FormID != formID {
+	if len(inbox) != 2 {
 		t.Fatalf("inbox of A: %+v", inbox)
+	}
+	for _, d := range inbox {
+		if d.Kind == "template" && d.FormID != formID {
+			t.Fatalf("legacy message sent with form_id %q, want the one the page reported", d.FormID)
+		}
 	}
 	getJSON(t, "GET", sim.url+"/sim/inbox?appid="+demoApp+"&openid="+userB, "", "", &inbox)
 	if len(inbox) != 0 {
@@ -176,40 +186,10 @@ func TestE2E_CrashRecovery(t *testing.T) {
 	if testing.Short() {
 		n = 3000
 	}
-	users := 100
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "wx.db")
-	e := newEnv(t, dsn)
-	sim := e.start("sim", "--addr", "127.0.0.1:0", "--app", demoApp+":"+demoSecret, "--latency", "2ms", "--inbox-limit", "100000")
-	e.vars = append(e.vars, "WXNOTIFY_WECHAT_URL="+sim.url)
-	e.mustRun(demoSecret+"\n", "app", "add", demoApp)
-	key := strings.TrimSpace(e.mustRun("", "apikey", "create", "--name", "orders", "--app", demoApp))
-	tpl := simCtl(t, sim.url, "/templates", map[string]any{"appid": demoApp, "title": "发货通知",
-		"keywords": []map[string]string{{"key": "thing1", "name": "商品"}}})["template_id"].(string)
-	grantAll(t, dsn, sim.url, tpl, users, n/users)
-
+	e, sim, key, tpl := setupLoad(t, dsn, n)
 	serve := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s")
-	ids := make([]int64, n)
-	var wg sync.WaitGroup
-	var next int64
-	var mu sync.Mutex
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= int64(n) {
-					return
-				}
-				ids[i] = postMessage(t, serve.url, key, map[string]any{"appid": demoApp, "openid": fmt.Sprintf("oUSER%013d", i%int64(users)),
-					"template_id": tpl, "data": map[string]string{"thing1": fmt.Sprintf("m%d", i)}})
-			}
-		}()
-	}
-	wg.Wait()
+	ids := submit(t, []string{serve.url}, key, tpl, n)
 	// Kill it while it is delivering.
 	for simDelivered(t, sim.url) < int64(n/4) {
 		time.Sleep(5 * time.Millisecond)
@@ -217,20 +197,103 @@ func TestE2E_CrashRecovery(t *testing.T) {
 	serve.cmd.Process.Signal(syscall.SIGKILL)
 	serve.cmd.Wait()
 	restarted := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s")
+	account(t, sim.url, restarted.url, key, ids)
+}
 
+// TestE2E_TwoInstancesPostgres runs two instances on one PostgreSQL
+// database, kills one mid-run, and checks that both did work and that
+// every message was delivered once (or reported ambiguous).
+func TestE2E_TwoInstancesPostgres(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(storetest.PostgresEnv) == "" {
+		t.Skipf("set %s to run the PostgreSQL end-to-end test", storetest.PostgresEnv)
+	}
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	e, sim, key, tpl := setupLoad(t, storetest.PostgresSchemaDSN(t), n)
+	a := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s", "--instance-name", "a")
+	b := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s", "--instance-name", "b")
+	// Messages go in through b while both deliver; a is killed mid-run.
+	var doneA, doneB int
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for simDelivered(t, sim.url) < int64(n/4) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		doneA, doneB = delivered(t, a.url), delivered(t, b.url)
+		a.cmd.Process.Signal(syscall.SIGKILL)
+		a.cmd.Wait()
+	}()
+	ids := submit(t, []string{b.url}, key, tpl, n)
+	<-killed
+	account(t, sim.url, b.url, key, ids)
+	t.Logf("delivered before the kill: a=%v b=%v", doneA, doneB)
+	if doneA == 0 || doneB == 0 {
+		t.Fatalf("work not shared: a delivered %v, b %v", doneA, doneB)
+	}
+}
+
+// setupLoad starts a simulator and registers an app, an API key, a
+// template and credits for n messages over 100 users.
+func setupLoad(t *testing.T, dsn string, n int) (e *env, sim *process, key, tpl string) {
+	t.Helper()
+	e = newEnv(t, dsn)
+	sim = e.start("sim", "--addr", "127.0.0.1:0", "--app", demoApp+":"+demoSecret, "--latency", "2ms", "--inbox-limit", "100000")
+	e.vars = append(e.vars, "WXNOTIFY_WECHAT_URL="+sim.url)
+	e.mustRun(demoSecret+"\n", "app", "add", demoApp)
+	key = strings.TrimSpace(e.mustRun("", "apikey", "create", "--name", "orders", "--app", demoApp))
+	tpl = simCtl(t, sim.url, "/templates", map[string]any{"appid": demoApp, "title": "发货通知",
+		"keywords": []map[string]string{{"key": "thing1", "name": "商品"}}})["template_id"].(string)
+	grantAll(t, dsn, sim.url, tpl, loadUsers, n/loadUsers)
+	return e, sim, key, tpl
+}
+
+const loadUsers = 100
+
+// submit posts n messages from 32 producers spread over the instances;
+// message i carries "m<i>" so its arrivals at WeChat can be counted.
+func submit(t *testing.T, urls []string, key, tpl string, n int) []int64 {
+	t.Helper()
+	ids := make([]int64, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for p := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				ids[i] = postMessage(t, urls[p%len(urls)], key, map[string]any{"appid": demoApp, "openid": fmt.Sprintf("oUSER%013d", i%loadUsers),
+					"template_id": tpl, "data": map[string]string{"thing1": fmt.Sprintf("m%d", i)}})
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+// account waits for every message to be terminal and checks that none was
+// lost or reached WeChat twice without being reported ambiguous.
+func account(t *testing.T, simURL, apiURL, key string, ids []int64) {
+	t.Helper()
 	states := map[string]int{}
 	byState := map[int64]string{}
 	for _, id := range ids {
-		m := waitMessage(t, restarted.url, key, id)
+		m := waitMessage(t, apiURL, key, id)
 		states[m.State]++
 		byState[id] = m.State
 	}
-	// Count each message's arrivals at WeChat by the sequence in its data.
 	var inbox []struct {
 		Data map[string]string `json:"data"`
 	}
 	arrivals := map[string]int{}
-	getJSON(t, "GET", sim.url+"/sim/inbox?appid="+demoApp, "", "", &inbox)
+	getJSON(t, "GET", simURL+"/sim/inbox?appid="+demoApp, "", "", &inbox)
 	for _, d := range inbox {
 		arrivals[d.Data["thing1"]]++
 	}
@@ -244,16 +307,35 @@ func TestE2E_CrashRecovery(t *testing.T) {
 			lostDelivered++
 		}
 	}
-	t.Logf("messages=%d states=%v arrivals=%d", n, states, len(inbox))
+	t.Logf("messages=%d states=%v arrivals=%d", len(ids), states, len(inbox))
 	if twice > 0 {
 		t.Fatalf("%d messages reached WeChat twice without being reported ambiguous", twice)
 	}
 	if lostDelivered > 0 {
 		t.Fatalf("%d messages reported delivered never reached WeChat", lostDelivered)
 	}
-	if states["delivered"]+states["ambiguous"] != n {
+	if states["delivered"]+states["ambiguous"] != len(ids) {
 		t.Fatalf("states=%v: every message had a credit, so each must be delivered or ambiguous", states)
 	}
+}
+
+var deliveredMetric = regexp.MustCompile(`(?m)^wxnotify_messages_total\{outcome="delivered"\} (\d+)`)
+
+// delivered reads an instance's delivered count from its /metrics.
+func delivered(t *testing.T, apiURL string) int {
+	t.Helper()
+	resp, err := http.Get(apiURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := deliveredMetric.FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }
 
 // grantAll gives each user per acceptances on WeChat's side and in the
@@ -285,6 +367,3 @@ func simDelivered(t *testing.T, simURL string) int64 {
 	getJSON(t, "GET", simURL+"/sim/calls?appid="+demoApp, "", "", &calls)
 	return int64(calls["delivered"])
 }
-
-var _ = storetest.PostgresEnv
-var _ = os.Getenv

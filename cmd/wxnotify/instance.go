@@ -11,6 +11,7 @@ import (
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/ledger"
+	"github.com/wxnotify/wxnotify/metrics"
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/token"
@@ -38,6 +39,7 @@ type instance struct {
 	sessions *session.Service
 	credits  *ledger.Service
 
+	metrics       *metrics.Metrics
 	scheduler     *delivery.Scheduler
 	webhookOutbox *delivery.WebhookOutbox
 	webhookSender *delivery.WebhookSender
@@ -70,7 +72,16 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	}
 	ws := st.(delivery.WebhookStore)
 	in.webhookOutbox = &delivery.WebhookOutbox{Store: ws, Logger: log}
-	in.pipeline.OnOutcome = in.webhookOutbox.OnOutcome
+	in.metrics = metrics.New(func(ctx context.Context) (map[string]int64, error) {
+		return ds.MessageCounts(ctx, &store.MessageCountsParams{})
+	}, log)
+	in.pipeline.OnOutcome = func(o delivery.Outcome) {
+		in.metrics.Outcome(o.State)
+		in.webhookOutbox.OnOutcome(o)
+	}
+	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
+		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
+	}
 	in.webhookSender = &delivery.WebhookSender{Store: ws, Box: box, Logger: log, Holder: o.Holder}
 	in.scheduler = &delivery.Scheduler{Store: bs, Messages: in.messages, Logger: log, Holder: o.Holder}
 
@@ -85,6 +96,8 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	srv.CreditService = in.credits
 	srv.EventService = in.credits
 	srv.CallbackConfigs = apps
+	srv.Metrics = in.metrics.Handler()
+	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
 	srv.BroadcastService = &delivery.BroadcastService{Store: bs, Messages: in.messages, Logger: log}
 	srv.ScheduleService = &delivery.ScheduleService{Store: bs}
 	srv.WebhookService = &delivery.WebhookService{Store: bs, Box: box}

@@ -754,7 +754,10 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		// id, and exactly one was told Created.
 		t.Parallel()
 		ctx, s, open := setup(t)
-		const keys, batch = 400, 50
+		keys, batch := 400, 50
+		if s.Engine() == "sqlite" && raceEnabled() { // see testConcurrentClaim
+			keys = 100
+		}
 		stores := []messageStore{s, asMessageStore(t, open(t))}
 		results := make([][]store.MessageInsertResult, len(stores))
 		errs := make([]error, len(stores))
@@ -793,7 +796,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 				t.Fatalf("key-%d: %+v and %+v, want one id, created once", k/2, a, b)
 			}
 		}
-		checkCounts(ctx, t, s, &store.MessageCountsParams{}, map[string]int64{"queued": 3 * keys})
+		checkCounts(ctx, t, s, &store.MessageCountsParams{}, map[string]int64{"queued": int64(3 * keys)})
 	})
 
 	t.Run("ConcurrentClaimExactlyOnce", func(t *testing.T) {
@@ -815,7 +818,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 // other through busy_timeout; a claim or finish that still finds the file
 // locked fails with SQLITE_BUSY and rolls back, and the worker tries again,
 // as the delivery pipeline does. Under the race detector the transpiled
-// SQLite runs some 30 times slower, so that case delivers 1,000 messages.
+// SQLite runs some 30 times slower, so that case delivers 500 messages.
 func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open OpenFunc) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a lost wake-up fails instead of hanging
 	defer cancel()
@@ -827,7 +830,7 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 	sqlite := s.Engine() == "sqlite"
 	users := 250
 	if sqlite && raceEnabled() {
-		users = 50
+		users = 25
 	}
 	var (
 		total       = users * perUser

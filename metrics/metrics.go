@@ -1,0 +1,93 @@
+// Package metrics exposes wxnotify's Prometheus metrics. One Metrics per
+// instance, with its own registry: no global state.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the instance's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	messages      *prometheus.CounterVec
+	sendLatency   *prometheus.HistogramVec
+	wechatErrors  *prometheus.CounterVec
+	acceptLatency prometheus.Histogram
+}
+
+// QueueCounter counts messages per state, for the queue-depth gauge; it is
+// read at scrape time.
+type QueueCounter func(ctx context.Context) (map[string]int64, error)
+
+// New returns the metrics of one instance. queue may be nil.
+func New(queue QueueCounter, logger *slog.Logger) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_messages_total",
+		Help: "Messages that reached a terminal state in this instance, by outcome.",
+	}, []string{"outcome"})
+	m.sendLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wxnotify_wechat_send_seconds",
+		Help:    "Latency of WeChat send calls, by kind of message.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"kind"})
+	m.wechatErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_wechat_errors_total",
+		Help: "WeChat send answers other than success, by errcode and class (-2: network).",
+	}, []string{"errcode", "class"})
+	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if queue != nil {
+		m.Registry.MustRegister(&queueCollector{count: queue, logger: logger,
+			desc: prometheus.NewDesc("wxnotify_queue_messages", "Messages in the database by state (queue depth: queued, waiting_credit, sending).", []string{"state"}, nil)})
+	}
+	return m
+}
+
+// Outcome counts a terminal outcome.
+func (m *Metrics) Outcome(state string) { m.messages.WithLabelValues(state).Inc() }
+
+// Send records one WeChat send call.
+func (m *Metrics) Send(kind string, latency time.Duration, errcode int, class string) {
+	m.sendLatency.WithLabelValues(kind).Observe(latency.Seconds())
+	if errcode != 0 {
+		m.wechatErrors.WithLabelValues(strconv.Itoa(errcode), class).Inc()
+	}
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+type queueCollector struct {
+	count  QueueCounter
+	desc   *prometheus.Desc
+	logger *slog.Logger
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		if c.logger != nil {
+			c.logger.Error("metrics: count messages", "err", err)
+		}
+		return
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}
