@@ -92,6 +92,7 @@ type Pipeline struct {
 
 	initOnce sync.Once
 	wake     chan struct{}
+	freed    chan struct{} // a sender finished
 	slots    chan struct{}
 	results  chan *store.MessageFinishParams
 	limMu    sync.Mutex
@@ -128,6 +129,7 @@ func (p *Pipeline) init() {
 			p.AppRate = DefaultAppRate
 		}
 		p.wake = make(chan struct{}, 1)
+		p.freed = make(chan struct{}, 1)
 		p.slots = make(chan struct{}, p.Concurrency)
 		p.results = make(chan *store.MessageFinishParams, p.Concurrency)
 		p.limiters = make(map[string]*rate.Limiter)
@@ -155,16 +157,32 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	maintDone := make(chan struct{})
 	go func() { p.maintain(ctx); close(maintDone) }()
 
+	// Under a backlog, claim in batches: wait (briefly) until a quarter of
+	// the senders are free, so that one claim transaction serves many
+	// messages instead of one. When idle, claim at once for low latency.
+	want := max(1, min(p.ClaimBatch, p.Concurrency/4))
+	backlog := false
 	for ctx.Err() == nil {
 		free := p.Concurrency - len(p.slots)
-		if free <= 0 {
-			// Wait for a sender to free up.
-			select {
-			case <-ctx.Done():
-			case p.slots <- struct{}{}:
-				<-p.slots
+		if free <= 0 || (backlog && free < want) {
+			deadline := time.Now().Add(2 * time.Millisecond)
+			for ctx.Err() == nil && free < want {
+				wait := time.Until(deadline)
+				if free > 0 && wait <= 0 {
+					break // waited long enough: claim what is free
+				} else if free <= 0 {
+					wait = time.Second // no sender free: wait for one
+				}
+				select {
+				case <-ctx.Done():
+				case <-p.freed:
+				case <-time.After(wait):
+				}
+				free = p.Concurrency - len(p.slots)
 			}
-			continue
+			if free <= 0 {
+				continue
+			}
 		}
 		now := p.Now()
 		msgs, err := p.Store.MessageClaim(ctx, &store.MessageClaimParams{
@@ -190,11 +208,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.slots <- struct{}{}
 			sends.Add(1)
 			go func() {
-				defer func() { <-p.slots; sends.Done() }()
+				defer func() {
+					<-p.slots
+					sends.Done()
+					select {
+					case p.freed <- struct{}{}:
+					default:
+					}
+				}()
 				p.results <- p.send(context.WithoutCancel(ctx), m)
 			}()
 		}
-		if len(msgs) < min(free, p.ClaimBatch) {
+		backlog = len(msgs) == min(free, p.ClaimBatch)
+		if !backlog {
 			// Drained: wait for a wake-up or the next poll.
 			select {
 			case <-ctx.Done():

@@ -645,27 +645,28 @@ func (r *benchRun) probeBroadcast(ctx context.Context) string {
 		return err.Error()
 	case code == http.StatusNotFound && bytes.Contains(b, []byte("no route")):
 		return "this build has no POST /v1/broadcasts"
+	case code == http.StatusServiceUnavailable:
+		return "POST /v1/broadcasts is not wired in this build: " + string(bytes.TrimSpace(b))
 	}
 	return ""
 }
 
-// broadcastBody is broadcast chunk k: the recipients of messages
-// k*size .. k*size+size-1, all with thing1 "m<k*size>" (the chunk's first
-// seq); deliveries are matched back by (thing1, openid).
+// broadcastBody is the broadcast of messages first .. first+size-1: one
+// recipient each, whose data override carries its own seq.
 func (r *benchRun) broadcastBody(first, size int) []byte {
-	b := make([]byte, 0, 64+size*24)
+	b := make([]byte, 0, 128+size*64)
 	b = append(b, `{"appid":"`+benchAppID+`","template_id":"`...)
 	b = append(b, r.tpl...)
-	b = append(b, `","data":{"thing1":"m`...)
-	b = strconv.AppendInt(b, int64(first), 10)
-	b = append(b, `","time2":"`+benchTime2+`"},"openids":[`...)
+	b = append(b, `","data":{"thing1":"m","time2":"`+benchTime2+`"},"recipients":[`...)
 	for i := range size {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
+		b = append(b, `{"openid":"`...)
 		b = append(b, benchOpenID((first+i)%r.c.Users)...)
-		b = append(b, '"')
+		b = append(b, `","data":{"thing1":"m`...)
+		b = strconv.AppendInt(b, int64(first+i), 10)
+		b = append(b, `"}}`...)
 	}
 	b = append(b, "]}"...)
 	return b
@@ -797,8 +798,7 @@ func (r *benchRun) idleProbe(ctx context.Context) (fromAccept, fromSubmit []time
 	return fromAccept, fromSubmit
 }
 
-// seqOf returns which message a delivery was, from its thing1 "m<seq>"
-// (a broadcast chunk's first seq, plus the recipient's place in it).
+// seqOf returns which message a delivery was, from its thing1 "m<seq>".
 func (r *benchRun) seqOf(d wechatsim.Delivered) (int, bool) {
 	v, ok := strings.CutPrefix(d.Data["thing1"], "m")
 	if !ok {
@@ -807,17 +807,6 @@ func (r *benchRun) seqOf(d wechatsim.Delivered) (int, bool) {
 	seq, err := strconv.Atoi(v)
 	if err != nil || seq < 0 || seq >= len(r.accepts) {
 		return 0, false
-	}
-	if seq < r.c.N && r.c.Broadcast && r.c.BcastSize > 1 {
-		u, err := strconv.Atoi(strings.TrimPrefix(d.OpenID, "oBENCH"))
-		if err != nil {
-			return 0, false
-		}
-		off := ((u-seq)%r.c.Users + r.c.Users) % r.c.Users
-		if off >= r.c.BcastSize || seq+off >= r.c.N {
-			return 0, false
-		}
-		seq += off
 	}
 	return seq, true
 }

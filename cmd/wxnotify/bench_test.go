@@ -20,7 +20,10 @@ func TestBench(t *testing.T) {
 		name string
 		args []string
 	}
-	engines := []engine{{name: "sqlite", args: []string{"--engine", "sqlite"}}}
+	engines := []engine{
+		{name: "sqlite", args: []string{"--engine", "sqlite"}},
+		{name: "sqlite-broadcast", args: []string{"--engine", "sqlite", "--broadcast", "--broadcast-size", "40"}},
+	}
 	if dsn := os.Getenv(storetest.PostgresEnv); dsn != "" {
 		engines = append(engines, engine{name: "postgres", args: []string{"--engine", "postgres", "--pg", dsn, "--instances", "2"}})
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,10 @@ const (
 	codeForeignKeyViolation = "23503"
 )
 
+// DefaultMaxConns sizes the pool for the delivery pipeline's concurrent
+// group commits, claims and API reads (docs/decisions.md measured 8–32 alike).
+const DefaultMaxConns = 16
+
 // Options configure a DB; the zero value gives the defaults.
 type Options struct {
 	// Schema, if set, is the only schema on the search_path of every
@@ -40,7 +45,8 @@ type Options struct {
 	// must exist. Tests use it to give each test its own schema. Empty
 	// keeps the DSN's search_path (by default "$user", public).
 	Schema string
-	// MaxConns bounds the pool. Default pgxpool's, max(4, NumCPU).
+	// MaxConns bounds the pool; 0 means DefaultMaxConns. A DSN's
+	// pool_max_conns overrides both.
 	MaxConns int32
 }
 
@@ -64,7 +70,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
-	if opts.MaxConns > 0 {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = opts.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
