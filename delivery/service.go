@@ -34,9 +34,17 @@ type Service struct {
 	// Wake, when set, is called after messages are stored, so an idle
 	// pipeline in this process starts at once instead of at its next poll.
 	Wake func()
+	// OnOutcome, when set, is called when the service itself ends a
+	// message (cancel), as the pipeline does for the outcomes it decides.
+	OnOutcome func(Outcome)
 	// InsertBatch and Flushers tune the group commit (0: defaults).
 	InsertBatch int
 	Flushers    int
+	// Templates, when set, checks each message against its template's
+	// catalog entry (aliases, keywords, truncation) as it is accepted.
+	Templates interface {
+		Validate(ctx context.Context, m *wxnotify.Message) error
+	}
 
 	startOnce sync.Once
 	reqs      chan *insertReq
@@ -144,6 +152,13 @@ func (s *Service) Enqueue(ctx context.Context, m *wxnotify.Message) (bool, error
 		return false, err
 	}
 	now := s.now()
+	// Templates runs before Prepare: its truncation must shorten a value
+	// before Prepare's keyword rules would refuse it.
+	if s.Templates != nil {
+		if err := s.Templates.Validate(ctx, m); err != nil {
+			return false, err
+		}
+	}
 	if err := Prepare(m, now); err != nil {
 		return false, err
 	}
@@ -180,6 +195,11 @@ func (s *Service) EnqueueMany(ctx context.Context, ms []*wxnotify.Message) error
 	for i, m := range ms {
 		if err := wxnotify.CheckAppAccess(ctx, m.AppID); err != nil {
 			return err
+		}
+		if s.Templates != nil {
+			if err := s.Templates.Validate(ctx, m); err != nil {
+				return err
+			}
 		}
 		p, err := insertParams(m, now)
 		if err != nil {
@@ -320,6 +340,9 @@ func (s *Service) CancelMessage(ctx context.Context, id int64) (*wxnotify.Messag
 		return nil, wxnotify.Errorf(wxnotify.ECONFLICT, "message %d is %s and can no longer be cancelled", id, state)
 	case err != nil:
 		return nil, fmt.Errorf("cancel message: %w", err)
+	}
+	if s.OnOutcome != nil {
+		s.OnOutcome(Outcome{Message: row, State: row.State})
 	}
 	return messageFromRow(row), nil
 }

@@ -72,8 +72,9 @@ type MessageStore interface {
 	// has a usable credit (expiring after cutoff) back to queued.
 	MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error)
 	// MessageCancel cancels a queued or waiting_credit message, refunding
-	// any credit it holds (and dropping it from the message). Returns ErrNotFound, or ErrConflict when the
-	// message is sending or terminal; the current row either way on conflict.
+	// any credit it holds (and dropping it from the message). Returns
+	// ErrNotFound, or ErrConflict when the message is sending or terminal;
+	// the current row either way on conflict.
 	MessageCancel(ctx context.Context, id int64, now time.Time) (*Message, error)
 
 	// MessageGet returns a message, or ErrNotFound.

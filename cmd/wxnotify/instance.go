@@ -79,6 +79,7 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 		in.metrics.Outcome(o.State)
 		in.webhookOutbox.OnOutcome(o)
 	}
+	in.messages.OnOutcome = in.pipeline.OnOutcome
 	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}

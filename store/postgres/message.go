@@ -102,7 +102,7 @@ func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertPa
 		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	if len(taken) > 0 {
-		if err := db.lookupKeys(ctx, tx, ps, taken, res); err != nil {
+		if err := lookupKeys(ctx, tx, ps, taken, res); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)
 		}
 	}
@@ -113,7 +113,7 @@ func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertPa
 }
 
 // lookupKeys fills res[i] for each index i of ps whose key was taken.
-func (db *DB) lookupKeys(ctx context.Context, tx pgx.Tx, ps []*store.MessageInsertParams, taken []int32, res []store.MessageInsertResult) error {
+func lookupKeys(ctx context.Context, tx pgx.Tx, ps []*store.MessageInsertParams, taken []int32, res []store.MessageInsertResult) error {
 	appIDs, keys := make([]string, len(taken)), make([]string, len(taken))
 	for j, i := range taken {
 		appIDs[j], keys[j] = ps[i].AppID, ps[i].IdempotencyKey
@@ -147,11 +147,10 @@ func (db *DB) lookupKeys(ctx context.Context, tx pgx.Tx, ps []*store.MessageInse
 }
 
 // MessageClaim implements store.MessageStore in one transaction and three
-// round trips: lock the due messages, reserve their credits (one statement
-// per message, sent as one pipelined batch, so a message sees the uses
-// taken by the messages before it), and write every outcome in one UPDATE.
-// No statement waits for a lock (SKIP LOCKED throughout), so claims never
-// deadlock with each other or with spends.
+// round trips: lock the due messages, reserve their credits
+// (reserveCredits), and write every outcome in one UPDATE. No statement
+// waits for a lock (SKIP LOCKED throughout), so claims never deadlock with
+// each other or with spends.
 func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]*store.Message, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -174,35 +173,9 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 		return msgs, nil
 	}
 
-	busy := make([]bool, len(msgs))
-	batch := &pgx.Batch{}
-	for _, m := range msgs {
-		if m.CreditID == 0 {
-			kinds, template := creditKinds(m.Kind, m.TemplateID)
-			batch.Queue(queryMessageReserveCredit, m.AppID, m.OpenID, template, kinds, cutoff, now)
-		}
-	}
-	if batch.Len() > 0 {
-		br := tx.SendBatch(ctx, batch)
-		for i, m := range msgs {
-			if m.CreditID != 0 {
-				continue
-			}
-			var (
-				id    *int64
-				value *string
-			)
-			if err := br.QueryRow().Scan(&id, &value, &busy[i]); err != nil {
-				br.Close()
-				return nil, fmt.Errorf("claim messages: reserve credit: %w", err)
-			}
-			if id != nil {
-				m.CreditID, m.CreditValue = *id, stringValue(value)
-			}
-		}
-		if err := br.Close(); err != nil {
-			return nil, fmt.Errorf("claim messages: reserve credit: %w", err)
-		}
+	busy, err := reserveCredits(ctx, tx, msgs, cutoff, now)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: reserve credits: %w", err)
 	}
 
 	var (
@@ -242,6 +215,86 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	return claimed, nil
+}
+
+// reserveCredits reserves a credit for each of msgs that holds none, setting
+// its CreditID and CreditValue, and reports which found only credits locked
+// by other transactions. One pipelined batch: queryMessageReserveCredits for
+// the first message of each credit group, then queryMessageReserveCredit
+// for each later one, in order, so each sees the uses taken before it.
+func reserveCredits(ctx context.Context, tx pgx.Tx, msgs []*store.Message, cutoff, now any) ([]bool, error) {
+	type group struct{ appID, openID, template, kind string }
+	var (
+		busy              = make([]bool, len(msgs))
+		seen              = map[group]bool{}
+		rest              []int
+		is                []int32
+		apps, users, tpls []string
+		kinds1, kinds2    []string
+	)
+	for i, m := range msgs {
+		if m.CreditID != 0 {
+			continue
+		}
+		kinds, template := creditKinds(m.Kind, m.TemplateID)
+		g := group{m.AppID, m.OpenID, template, m.Kind}
+		if seen[g] {
+			rest = append(rest, i)
+			continue
+		}
+		seen[g] = true
+		is, apps, users, tpls = append(is, int32(i)), append(apps, m.AppID), append(users, m.OpenID), append(tpls, template)
+		kinds1, kinds2 = append(kinds1, kinds[0]), append(kinds2, kinds[1])
+	}
+	if len(is) == 0 {
+		return busy, nil
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(queryMessageReserveCredits, is, apps, users, tpls, kinds1, kinds2, cutoff, now)
+	for _, i := range rest {
+		m := msgs[i]
+		kinds, template := creditKinds(m.Kind, m.TemplateID)
+		batch.Queue(queryMessageReserveCredit, m.AppID, m.OpenID, template, kinds, cutoff, now)
+	}
+	br := tx.SendBatch(ctx, batch)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var (
+			i     int32
+			id    *int64
+			value *string
+			b     bool
+		)
+		if err := rows.Scan(&i, &id, &value, &b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if id != nil {
+			msgs[i].CreditID, msgs[i].CreditValue = *id, stringValue(value)
+		}
+		busy[i] = b
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, i := range rest {
+		var (
+			id    *int64
+			value *string
+		)
+		if err := br.QueryRow().Scan(&id, &value, &busy[i]); err != nil {
+			return nil, err
+		}
+		if id != nil {
+			msgs[i].CreditID, msgs[i].CreditValue = *id, stringValue(value)
+		}
+	}
+	return busy, br.Close()
 }
 
 // MessageFinishMany implements store.MessageStore in one transaction: one

@@ -63,12 +63,14 @@ SELECT ` + messageColumns + ` FROM message
 
 // queryMessageReserveCredit is the ledger's queryCreditSpend for one claimed
 // message, with the kinds in one statement ($4, in order of preference:
-// array_position ranks the first kind's credits first, then the oldest), so
-// a claim sends all of them in one round trip. A credit another
-// transaction has locked is skipped, as in CreditSpend. When none is taken,
-// the last column tells whether a usable credit exists all the same
-// (locked by another transaction, invisible to SKIP LOCKED): the claim then
-// leaves the message queued instead of calling it credit-less.
+// array_position ranks the first kind's credits first, then the oldest). It
+// serves the messages after the first of their credit group in a claim
+// (queryMessageReserveCredits takes the first ones), each seeing the uses
+// taken before it. A credit another transaction has locked is skipped, as
+// in CreditSpend. When none is taken, the last column tells whether a
+// usable credit exists all the same (locked by another transaction,
+// invisible to SKIP LOCKED): the claim then leaves the message queued
+// instead of calling it credit-less.
 const queryMessageReserveCredit = `
 WITH spent AS (
     UPDATE credit
@@ -90,6 +92,46 @@ SELECT NULL, NULL, EXISTS (SELECT 1 FROM credit
                               AND uses_left > 0 AND dead_reason IS NULL
                               AND (expires_at IS NULL OR expires_at > $5))
  WHERE NOT EXISTS (SELECT 1 FROM spent)`
+
+// queryMessageReserveCredits is queryMessageReserveCredit for many messages
+// at once, one per credit group (app, user, template, kinds): each row of m
+// takes the oldest usable credit of its group (kind1 before kind2) that no
+// other transaction has locked. The groups are distinct, so no credit is
+// taken twice by the statement; later messages of a group go through
+// queryMessageReserveCredit after it, seeing its uses. busy is true when a
+// row took nothing although a usable credit exists (locked elsewhere).
+const queryMessageReserveCredits = `
+WITH m AS (
+    SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        AS m (i, appid, openid, template_id, kind1, kind2)
+), pick AS (
+    SELECT m.i, c.id
+      FROM m CROSS JOIN LATERAL (
+           SELECT id FROM credit
+            WHERE appid = m.appid AND openid = m.openid AND template_id = m.template_id
+              AND kind IN (m.kind1, m.kind2)
+              AND uses_left > 0 AND dead_reason IS NULL
+              AND (expires_at IS NULL OR expires_at > $7)
+            ORDER BY kind = m.kind1 DESC, obtained_at, id
+            LIMIT 1
+              FOR UPDATE SKIP LOCKED) c
+), spent AS (
+    UPDATE credit
+       SET uses_left = uses_left - CASE WHEN kind = 'long_term' THEN 0 ELSE 1 END,
+           spent_at  = $8
+      FROM pick
+     WHERE credit.id = pick.id
+    RETURNING pick.i, credit.id, credit.value
+)
+SELECT m.i, s.id, s.value,
+       CASE WHEN s.id IS NULL THEN EXISTS (
+           SELECT 1 FROM credit
+            WHERE appid = m.appid AND openid = m.openid AND template_id = m.template_id
+              AND kind IN (m.kind1, m.kind2)
+              AND uses_left > 0 AND dead_reason IS NULL
+              AND (expires_at IS NULL OR expires_at > $7))
+       ELSE false END
+  FROM m LEFT JOIN spent s ON s.i = m.i`
 
 // queryMessageClaim writes the claim's outcome for every selected message
 // in one statement: sending with its credit for the holder, or

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,13 +83,14 @@ func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertPa
 }
 
 // MessageClaim implements store.MessageStore in one write transaction: it
-// selects the due messages, reserves a credit with the ledger's own
-// queryCreditSpend for each that holds none, and updates each message.
+// selects the due messages, reserves a credit with the ledger's rule
+// (queryMessageReserveCredit) for each that holds none, one statement per
+// message and kind, then claims those with a credit in one statement.
 func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]*store.Message, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	now, lease, cutoff := timeArg(p.Now), timeArg(p.LeaseUntil), timeArg(p.CreditCutoff)
+	now, cutoff := timeArg(p.Now), timeArg(p.CreditCutoff)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
@@ -105,28 +107,26 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 	if len(msgs) == 0 {
 		return msgs, nil
 	}
-	var spend, claim, noCredit *sql.Stmt
-	for _, s := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{{&spend, queryCreditSpend}, {&claim, queryMessageClaim}, {&noCredit, queryMessageNoCredit}} {
-		if *s.stmt, err = tx.PrepareContext(ctx, s.query); err != nil {
-			return nil, fmt.Errorf("claim messages: %w", err)
-		}
-		defer (*s.stmt).Close()
+	reserve, err := tx.PrepareContext(ctx, queryMessageReserveCredit)
+	if err != nil {
+		return nil, fmt.Errorf("claim messages: %w", err)
 	}
-	updatedAt := p.Now.UTC().Truncate(store.TimePrecision)
+	defer reserve.Close()
+	var (
+		updatedAt = p.Now.UTC().Truncate(store.TimePrecision)
+		lease     = p.LeaseUntil.UTC().Truncate(store.TimePrecision)
+		claims    = make([][3]any, 0, len(msgs)) // [id, credit_id, credit_value]
+	)
 	for _, m := range msgs {
 		if m.CreditID == 0 {
 			kinds, template := creditKinds(m.Kind, m.TemplateID)
 			for _, kind := range kinds {
-				c, err := scanCredit(spend.QueryRowContext(ctx, m.AppID, m.OpenID, template, kind, cutoff, now))
+				err := reserve.QueryRowContext(ctx, m.AppID, m.OpenID, template, kind, cutoff, now).Scan(&m.CreditID, &m.CreditValue)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue
 				} else if err != nil {
 					return nil, fmt.Errorf("claim messages: reserve credit: %w", err)
 				}
-				m.CreditID, m.CreditValue = c.ID, c.Value.Reveal()
 				break
 			}
 		}
@@ -136,16 +136,22 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 			if m.WaitForCredit {
 				m.State = "waiting_credit"
 			}
-			if _, err := noCredit.ExecContext(ctx, m.ID, m.State, m.LastError, now); err != nil {
+			if _, err := tx.ExecContext(ctx, queryMessageNoCredit, m.ID, m.State, m.LastError, now); err != nil {
 				return nil, fmt.Errorf("claim messages: %w", err)
 			}
 			continue
 		}
-		if _, err := claim.ExecContext(ctx, m.ID, p.Holder, lease, m.CreditID, m.CreditValue, now); err != nil {
+		m.State, m.ClaimedBy, m.LeaseUntil, m.Attempts = "sending", p.Holder, lease, m.Attempts+1
+		claims = append(claims, [3]any{m.ID, m.CreditID, m.CreditValue})
+	}
+	if len(claims) > 0 {
+		js, err := json.Marshal(claims)
+		if err != nil {
 			return nil, fmt.Errorf("claim messages: %w", err)
 		}
-		m.State, m.ClaimedBy, m.Attempts = "sending", p.Holder, m.Attempts+1
-		m.LeaseUntil = p.LeaseUntil.UTC().Truncate(store.TimePrecision)
+		if _, err := tx.ExecContext(ctx, queryMessageClaim, p.Holder, timeArg(p.LeaseUntil), now, string(js)); err != nil {
+			return nil, fmt.Errorf("claim messages: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
@@ -153,9 +159,10 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 	return msgs, nil
 }
 
-// MessageFinishMany implements store.MessageStore in one write transaction.
-// Killed and refunded credits go through the ledger's own queryCreditKill
-// and queryCreditRefund.
+// MessageFinishMany implements store.MessageStore in one write transaction:
+// one statement for the outcomes, one for the attempts. Killed and refunded
+// credits then go through the ledger's own queryCreditKill and
+// queryCreditRefund.
 func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishParams) ([]bool, error) {
 	for _, p := range ps {
 		if err := p.Validate(); err != nil {
@@ -166,49 +173,77 @@ func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishPa
 	if len(ps) == 0 {
 		return applied, nil
 	}
+	// Each id once, for its first occurrence: UPDATE … FROM would apply
+	// one of several matches at random.
+	first := make(map[int64]int, len(ps))
+	outcomes := make([][7]any, 0, len(ps)) // [id, holder, state, run_at, msgid, last_error, now]
+	for i, p := range ps {
+		if _, ok := first[p.ID]; ok {
+			continue
+		}
+		first[p.ID] = i
+		outcomes = append(outcomes, [7]any{p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError, timeArg(p.Now)})
+	}
+	js, err := json.Marshal(outcomes)
+	if err != nil {
+		return nil, fmt.Errorf("finish messages: %w", err)
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("finish messages: %w", err)
 	}
 	defer tx.Rollback()
-	var finish, attempt *sql.Stmt
-	for _, s := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{{&finish, queryMessageFinish}, {&attempt, queryAttemptInsert}} {
-		if *s.stmt, err = tx.PrepareContext(ctx, s.query); err != nil {
+	rows, err := tx.QueryContext(ctx, queryMessageFinish, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("finish messages: %w", err)
+	}
+	var (
+		attempts [][7]any // [message_id, n, at, errcode, errmsg, class, latency_ms]
+		credits  []int    // indexes into ps whose credit is killed or refunded
+		creditOf = map[int]int64{}
+	)
+	for rows.Next() {
+		var (
+			id, n    int64
+			creditID sql.NullInt64
+		)
+		if err := rows.Scan(&id, &creditID, &n); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("finish messages: %w", err)
 		}
-		defer (*s.stmt).Close()
-	}
-	for i, p := range ps {
-		var (
-			creditID sql.NullInt64
-			attempts int
-		)
-		// A repeated ID finds the message no longer sending: skipped.
-		err := finish.QueryRowContext(ctx, p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError,
-			timeArg(p.Now)).Scan(&creditID, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		} else if err != nil {
-			return nil, fmt.Errorf("finish message %d: %w", p.ID, err)
-		}
+		i := first[id]
+		p := ps[i]
 		applied[i] = true
 		if a := p.Attempt; a != nil {
-			if _, err := attempt.ExecContext(ctx, p.ID, a.N, timeArg(a.At), a.ErrCode, a.ErrMsg, a.Class,
-				a.LatencyMS, attempts); err != nil {
-				return nil, fmt.Errorf("finish message %d: record attempt: %w", p.ID, err)
+			if a.N > 0 {
+				n = int64(a.N)
 			}
+			attempts = append(attempts, [7]any{p.ID, n, timeArg(a.At), a.ErrCode, a.ErrMsg, a.Class, a.LatencyMS})
 		}
-		if !creditID.Valid || (p.KillCreditReason == "" && !p.RefundCredit) {
-			continue
+		if creditID.Valid && (p.KillCreditReason != "" || p.RefundCredit) {
+			credits = append(credits, i)
+			creditOf[i] = creditID.Int64
 		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("finish messages: %w", err)
+	}
+	if len(attempts) > 0 {
+		js, err := json.Marshal(attempts)
+		if err != nil {
+			return nil, fmt.Errorf("finish messages: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, queryAttemptInsert, string(js)); err != nil {
+			return nil, fmt.Errorf("finish messages: record attempts: %w", err)
+		}
+	}
+	for _, i := range credits {
 		// A purged credit is gone already: nothing to kill or refund.
+		p := ps[i]
 		if p.KillCreditReason != "" {
-			_, err = tx.ExecContext(ctx, queryCreditKill, creditID.Int64, p.KillCreditReason)
+			_, err = tx.ExecContext(ctx, queryCreditKill, creditOf[i], p.KillCreditReason)
 		} else {
-			_, err = tx.ExecContext(ctx, queryCreditRefund, creditID.Int64)
+			_, err = tx.ExecContext(ctx, queryCreditRefund, creditOf[i])
 		}
 		if err != nil {
 			return nil, fmt.Errorf("finish message %d: credit: %w", p.ID, err)
@@ -233,6 +268,7 @@ func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error
 	if err != nil {
 		return nil, fmt.Errorf("recover messages: %w", err)
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 
@@ -280,6 +316,7 @@ func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("expire messages: %w", err)
 	}
+	slices.Sort(ids)
 	return ids, nil
 }
 

@@ -37,41 +37,63 @@ SELECT ` + messageColumns + ` FROM message
  ORDER BY run_at, id
  LIMIT ?2`
 
-// queryMessageClaim takes one selected message for the holder, with its
-// credit (the one it held, or the one just reserved with queryCreditSpend).
+// queryMessageReserveCredit is the ledger's queryCreditSpend (the same
+// rule, the same statement) returning only what the message keeps.
+const queryMessageReserveCredit = `
+UPDATE credit
+   SET uses_left = uses_left - CASE WHEN kind = 'long_term' THEN 0 ELSE 1 END,
+       spent_at  = ?6
+ WHERE id = (SELECT id FROM credit
+              WHERE appid = ?1 AND openid = ?2 AND template_id = ?3 AND kind = ?4
+                AND uses_left > 0 AND dead_reason IS NULL
+                AND (expires_at IS NULL OR expires_at > ?5)
+              ORDER BY obtained_at, id
+              LIMIT 1)
+RETURNING id, value`
+
+// queryMessageClaim takes the selected messages that have a credit for the
+// holder, in one statement: ?4 is a JSON array of [id, credit_id,
+// credit_value]. Differs from PostgreSQL (arrays) by necessity: SQLite has
+// no array parameters, so a batch travels as one JSON text (the decision's
+// json_each form).
 const queryMessageClaim = `
 UPDATE message
-   SET state = 'sending', claimed_by = ?2, lease_until = ?3, attempts = attempts + 1,
-       credit_id = ?4, credit_value = ?5, updated_at = ?6
- WHERE id = ?1`
+   SET state = 'sending', claimed_by = ?1, lease_until = ?2, attempts = attempts + 1,
+       credit_id = c.value ->> 1, credit_value = c.value ->> 2, updated_at = ?3
+  FROM json_each(?4) AS c
+ WHERE message.id = c.value ->> 0`
 
 // queryMessageNoCredit moves a selected message for which no credit exists
 // to waiting_credit or no_credit.
 const queryMessageNoCredit = `
 UPDATE message SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1`
 
-// queryMessageFinish records one outcome, only for the holder of a sending
-// message. It leaves the credit alone; queryMessageDropCredit follows when
-// the credit is killed or refunded, so RETURNING gives the credit held.
+// queryMessageFinish records a batch of outcomes, each only for the holder
+// of a sending message: ?1 is a JSON array of [id, holder, state, run_at,
+// msgid, last_error, now], each id once. It leaves the credit alone;
+// queryMessageDropCredit follows when the credit is killed or refunded, so
+// RETURNING gives the credit held.
 const queryMessageFinish = `
 UPDATE message
-   SET state       = ?3,
-       run_at      = CASE WHEN ?3 = 'queued' THEN ?4 ELSE run_at END,
-       msgid       = CASE WHEN ?5 <> '' THEN ?5 ELSE msgid END,
-       last_error  = ?6,
+   SET state       = f.value ->> 2,
+       run_at      = CASE WHEN f.value ->> 2 = 'queued' THEN f.value ->> 3 ELSE run_at END,
+       msgid       = CASE WHEN f.value ->> 4 <> '' THEN f.value ->> 4 ELSE msgid END,
+       last_error  = f.value ->> 5,
        claimed_by  = NULL,
        lease_until = NULL,
-       updated_at  = ?7
- WHERE id = ?1 AND claimed_by = ?2 AND state = 'sending'
-RETURNING credit_id, attempts`
+       updated_at  = f.value ->> 6
+  FROM json_each(?1) AS f
+ WHERE message.id = f.value ->> 0 AND message.claimed_by = f.value ->> 1 AND message.state = 'sending'
+RETURNING id, credit_id, attempts`
 
-const queryMessageDropCredit = `UPDATE message SET credit_id = NULL, credit_value = '' WHERE id = ?1`
-
-// queryAttemptInsert records one call to WeChat; ?2 = 0 numbers it with
-// the message's attempts (?8).
+// queryAttemptInsert records the attempts of applied outcomes: ?1 is a JSON
+// array of [message_id, n, at, errcode, errmsg, class, latency_ms].
 const queryAttemptInsert = `
 INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
-VALUES (?1, CASE WHEN ?2 > 0 THEN ?2 ELSE ?8 END, ?3, ?4, ?5, ?6, ?7)`
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+  FROM json_each(?1)`
+
+const queryMessageDropCredit = `UPDATE message SET credit_id = NULL, credit_value = '' WHERE id = ?1`
 
 const queryMessageRecover = `
 UPDATE message
@@ -84,10 +106,11 @@ RETURNING id`
 // give back. Differs from PostgreSQL (one statement there): SQLite's
 // RETURNING cannot return a value from before the update, and the
 // transaction keeps the rows from changing between the two statements.
+// No ORDER BY: it would make the planner walk the rowid instead of
+// message_expiry; the driver sorts.
 const queryMessageExpiring = `
 SELECT id, credit_id FROM message
- WHERE state IN ('queued', 'waiting_credit') AND expires_at <= ?1
- ORDER BY id`
+ WHERE state IN ('queued', 'waiting_credit') AND expires_at <= ?1`
 
 // queryMessageExpire moves the listed messages (?2, a JSON array of ids).
 const queryMessageExpire = `

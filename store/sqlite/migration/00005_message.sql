@@ -45,8 +45,14 @@ CREATE UNIQUE INDEX message_idempotency ON message (appid, idempotency_key) WHER
 -- claim spells state = 'queued' as a literal so the planner matches it.
 CREATE INDEX message_queued ON message (run_at) WHERE state = 'queued';
 
--- MessageRecover: leases that expired.
-CREATE INDEX message_sending ON message (lease_until) WHERE state = 'sending';
+-- MessageRecover: leases that expired. lease_until is set exactly while a
+-- message is sending (the claim sets it, every other move clears it). The
+-- predicate does not name state on purpose: an index WHERE state =
+-- 'sending' also matches the finish's guard (state = 'sending'), and with
+-- the few sending rows of a large table underestimated, the planner then
+-- scans that index once per finished message instead of looking each one
+-- up by id.
+CREATE INDEX message_sending ON message (lease_until) WHERE lease_until IS NOT NULL;
 
 -- MessageExpire.
 CREATE INDEX message_expiry ON message (expires_at) WHERE state IN ('queued', 'waiting_credit');
