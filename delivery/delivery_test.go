@@ -3,7 +3,9 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,16 +30,17 @@ const (
 // testBundle is a simulated WeChat, a database, and the services of one
 // wxnotify instance over them.
 type testBundle struct {
-	sim     *wechatsim.Server
-	open    storetest.OpenFunc
-	box     *seal.Box
-	client  *wechat.Client
-	svc     *delivery.Service
-	ledger  *ledger.Service
-	tpl     string // a subscribe template: thing1, time2
-	legacy  string // a legacy template: keyword1, keyword2
-	mu      sync.Mutex
-	outcome map[int64]string
+	sim       *wechatsim.Server
+	open      storetest.OpenFunc
+	box       *seal.Box
+	client    *wechat.Client
+	clientURL string
+	svc       *delivery.Service
+	ledger    *ledger.Service
+	tpl       string // a subscribe template: thing1, time2
+	legacy    string // a legacy template: keyword1, keyword2
+	mu        sync.Mutex
+	outcome   map[int64]string
 }
 
 func setup(t *testing.T, engine storetest.Engine) *testBundle {
@@ -49,13 +52,14 @@ func setup(t *testing.T, engine storetest.Engine) *testBundle {
 	key, _ := seal.ParseKey(seal.GenerateKey())
 	box, _ := seal.New(key)
 	tb := &testBundle{
-		sim:     sim,
-		open:    engine.NewDB(t),
-		box:     box,
-		client:  wechat.New(wechat.Options{BaseURL: srv.URL}),
-		tpl:     sim.AddTemplateDirect(appID, "发货通知", wechatsim.Keyword{Key: "thing1", Name: "商品"}, wechatsim.Keyword{Key: "time2", Name: "时间"}),
-		legacy:  sim.AddLegacyTemplateDirect(appID, "订单通知", "单号", "状态"),
-		outcome: map[int64]string{},
+		sim:       sim,
+		open:      engine.NewDB(t),
+		box:       box,
+		client:    wechat.New(wechat.Options{BaseURL: srv.URL}),
+		clientURL: srv.URL,
+		tpl:       sim.AddTemplateDirect(appID, "发货通知", wechatsim.Keyword{Key: "thing1", Name: "商品"}, wechatsim.Keyword{Key: "time2", Name: "时间"}),
+		legacy:    sim.AddLegacyTemplateDirect(appID, "订单通知", "单号", "状态"),
+		outcome:   map[int64]string{},
 	}
 	st := tb.open(t)
 	apps := &token.AppService{Store: st, Box: box}
@@ -68,7 +72,7 @@ func setup(t *testing.T, engine storetest.Engine) *testBundle {
 }
 
 // pipeline starts one instance's pipeline on its own connections.
-func (tb *testBundle) pipeline(t *testing.T, name string) (*delivery.Pipeline, *atomic.Int64) {
+func (tb *testBundle) pipeline(t *testing.T, name string, opts ...func(*delivery.Pipeline)) (*delivery.Pipeline, *atomic.Int64) {
 	t.Helper()
 	st := tb.open(t).(delivery.Store)
 	var sent atomic.Int64
@@ -89,6 +93,9 @@ func (tb *testBundle) pipeline(t *testing.T, name string) (*delivery.Pipeline, *
 			tb.outcome[o.Message.ID] = o.State
 			tb.mu.Unlock()
 		},
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -419,5 +426,46 @@ func TestPrepare(t *testing.T) {
 		if err := delivery.Prepare(m, now); wxnotify.ErrorField(err) != field {
 			t.Errorf("%s: err=%v", field, err)
 		}
+	}
+}
+
+// inFlight counts concurrent requests through a transport.
+type inFlight struct {
+	rt       http.RoundTripper
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/message/") {
+		f.mu.Lock()
+		f.now++
+		f.max = max(f.max, f.now)
+		f.mu.Unlock()
+		defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+	}
+	return f.rt.RoundTrip(r)
+}
+
+// TestPipeline_AppConcurrency: one app never has more sends in flight than
+// its bound, however many senders are free.
+func TestPipeline_AppConcurrency(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, storetest.Engines(t)[0])
+	tb.sim.SetLatency(10*time.Millisecond, 0)
+	counter := &inFlight{rt: http.DefaultTransport}
+	tb.client = wechat.New(wechat.Options{BaseURL: tb.clientURL, HTTPClient: &http.Client{Transport: counter}})
+	tb.pipeline(t, "a", func(p *delivery.Pipeline) { p.AppConcurrency = 3 })
+	tb.grant(t, user, 30)
+	var ids []int64
+	for range 30 {
+		ids = append(ids, tb.enqueue(t, &wxnotify.Message{}))
+	}
+	for _, id := range ids {
+		m, _ := tb.wait(t, id)
+		wantState(t, m, wxnotify.MessageDelivered)
+	}
+	if counter.max > 3 || counter.max < 2 {
+		t.Fatalf("at most %d sends were in flight, want 2..3", counter.max)
 	}
 }

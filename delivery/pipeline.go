@@ -69,15 +69,18 @@ type Pipeline struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 
-	Concurrency         int
-	ClaimBatch          int
-	LeaseTTL            time.Duration
-	PollInterval        time.Duration
-	MaxAttempts         int
-	MinBackoff          time.Duration
-	MaxBackoff          time.Duration
-	AppRate             float64
-	AppBurst            int
+	Concurrency  int
+	ClaimBatch   int
+	LeaseTTL     time.Duration
+	PollInterval time.Duration
+	MaxAttempts  int
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration
+	AppRate      float64
+	AppBurst     int
+	// AppConcurrency bounds one app's sends in flight, so one busy app
+	// cannot take every sender; 0 means Concurrency (no bound of its own).
+	AppConcurrency      int
 	MaintenanceInterval time.Duration
 	// Retention keeps terminal messages this long (DefaultRetention).
 	Retention time.Duration
@@ -97,6 +100,7 @@ type Pipeline struct {
 	results  chan *store.MessageFinishParams
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
+	appSlots map[string]chan struct{} // per-app semaphores, under limMu
 	pauseMu  sync.Mutex
 	paused   map[string]time.Time // appid → paused until (daily quota spent)
 }
@@ -133,6 +137,8 @@ func (p *Pipeline) init() {
 		p.slots = make(chan struct{}, p.Concurrency)
 		p.results = make(chan *store.MessageFinishParams, p.Concurrency)
 		p.limiters = make(map[string]*rate.Limiter)
+		p.appSlots = make(map[string]chan struct{})
+		p.AppConcurrency = orInt(p.AppConcurrency, p.Concurrency)
 		p.paused = make(map[string]time.Time)
 	})
 }
@@ -292,6 +298,9 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		f.Now, f.State, f.RunAt, f.LastError = p.Now(), string(wxnotify.MessageQueued), until, "app paused: daily quota (45009) spent"
 		return f
 	}
+	slot := p.appSlot(m.AppID)
+	slot <- struct{}{}
+	defer func() { <-slot }()
 	if err := p.limiter(m.AppID).Wait(ctx); err != nil {
 		f.Now, f.State, f.RunAt = p.Now(), string(wxnotify.MessageQueued), p.Now()
 		return f
@@ -417,6 +426,17 @@ func (p *Pipeline) limiter(appID string) *rate.Limiter {
 		p.limiters[appID] = l
 	}
 	return l
+}
+
+func (p *Pipeline) appSlot(appID string) chan struct{} {
+	p.limMu.Lock()
+	defer p.limMu.Unlock()
+	c := p.appSlots[appID]
+	if c == nil {
+		c = make(chan struct{}, p.AppConcurrency)
+		p.appSlots[appID] = c
+	}
+	return c
 }
 
 func (p *Pipeline) pause(appID string, until time.Time) {
