@@ -22,8 +22,8 @@ import (
 const BroadcastTimeout = 15 * time.Minute
 
 func (s *Server) registerBroadcastRoutes() {
-	s.mux.HandleFunc("POST /v1/broadcasts", s.requireAPIKey(s.handleBroadcastCreate))
-	s.mux.HandleFunc("GET /v1/broadcasts/{id}", s.requireAPIKey(s.handleBroadcastGet))
+	s.handle("POST /v1/broadcasts", s.requireAPIKey(s.handleBroadcastCreate))
+	s.handle("GET /v1/broadcasts/{id}", s.requireAPIKey(s.handleBroadcastGet))
 }
 
 // BroadcastRequest is the header of POST /v1/broadcasts: every field of a

@@ -52,8 +52,8 @@ type CallbackConfigs interface {
 
 func (s *Server) registerCallbackRoutes() {
 	s.nonces = newNonceCache(DefaultMaxCallbackNonces, CallbackNonceTTL)
-	s.mux.HandleFunc("GET /wechat/callback/{appid}", s.handleCallbackVerify)
-	s.mux.HandleFunc("POST /wechat/callback/{appid}", s.handleCallbackEvent)
+	s.handle("GET /wechat/callback/{appid}", s.handleCallbackVerify)
+	s.handle("POST /wechat/callback/{appid}", s.handleCallbackEvent)
 }
 
 // handleCallbackVerify answers WeChat's URL check: it echoes echostr when

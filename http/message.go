@@ -11,10 +11,10 @@ import (
 )
 
 func (s *Server) registerMessageRoutes() {
-	s.mux.HandleFunc("POST /v1/messages", s.requireAPIKey(s.handleMessageCreate))
-	s.mux.HandleFunc("GET /v1/messages", s.requireAPIKey(s.handleMessageList))
-	s.mux.HandleFunc("GET /v1/messages/{id}", s.requireAPIKey(s.handleMessageGet))
-	s.mux.HandleFunc("POST /v1/messages/{id}/cancel", s.requireAPIKey(s.handleMessageCancel))
+	s.handle("POST /v1/messages", s.requireAPIKey(s.handleMessageCreate))
+	s.handle("GET /v1/messages", s.requireAPIKey(s.handleMessageList))
+	s.handle("GET /v1/messages/{id}", s.requireAPIKey(s.handleMessageGet))
+	s.handle("POST /v1/messages/{id}/cancel", s.requireAPIKey(s.handleMessageCancel))
 }
 
 // DataValue is a keyword's value. It decodes from a plain string or from

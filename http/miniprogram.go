@@ -55,10 +55,10 @@ var userFields = []string{"openid", "open_id", "touser", "to_user", "unionid", "
 
 func (s *Server) registerMiniProgramRoutes() {
 	s.limiters = newLimiterSet(DefaultMaxSessionLimiters)
-	s.mux.HandleFunc("POST /mp/v1/apps/{appid}/login", s.handleMPLogin)
-	s.mux.HandleFunc("POST /mp/v1/apps/{appid}/form_ids", s.requireSession(s.handleMPFormIDs))
-	s.mux.HandleFunc("POST /mp/v1/apps/{appid}/subscriptions", s.requireSession(s.handleMPSubscriptions))
-	s.mux.HandleFunc("GET /mp/v1/apps/{appid}/credits", s.requireSession(s.handleMPCredits))
+	s.handle("POST /mp/v1/apps/{appid}/login", s.handleMPLogin)
+	s.handle("POST /mp/v1/apps/{appid}/form_ids", s.requireSession(s.handleMPFormIDs))
+	s.handle("POST /mp/v1/apps/{appid}/subscriptions", s.requireSession(s.handleMPSubscriptions))
+	s.handle("GET /mp/v1/apps/{appid}/credits", s.requireSession(s.handleMPCredits))
 }
 
 // LoginRequest is the body of POST /mp/v1/apps/{appid}/login.

@@ -8,12 +8,12 @@ import (
 )
 
 func (s *Server) registerScheduleRoutes() {
-	s.mux.HandleFunc("POST /v1/schedules", s.requireAPIKey(s.handleScheduleCreate))
-	s.mux.HandleFunc("GET /v1/schedules", s.requireAPIKey(s.handleScheduleList))
-	s.mux.HandleFunc("GET /v1/schedules/{id}", s.requireAPIKey(s.handleScheduleGet))
-	s.mux.HandleFunc("POST /v1/schedules/{id}/pause", s.requireAPIKey(s.handleSchedulePause))
-	s.mux.HandleFunc("POST /v1/schedules/{id}/resume", s.requireAPIKey(s.handleScheduleResume))
-	s.mux.HandleFunc("DELETE /v1/schedules/{id}", s.requireAPIKey(s.handleScheduleDelete))
+	s.handle("POST /v1/schedules", s.requireAPIKey(s.handleScheduleCreate))
+	s.handle("GET /v1/schedules", s.requireAPIKey(s.handleScheduleList))
+	s.handle("GET /v1/schedules/{id}", s.requireAPIKey(s.handleScheduleGet))
+	s.handle("POST /v1/schedules/{id}/pause", s.requireAPIKey(s.handleSchedulePause))
+	s.handle("POST /v1/schedules/{id}/resume", s.requireAPIKey(s.handleScheduleResume))
+	s.handle("DELETE /v1/schedules/{id}", s.requireAPIKey(s.handleScheduleDelete))
 }
 
 // ScheduleRequest is the body of POST /v1/schedules.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Server struct {
 	BroadcastService wxnotify.BroadcastService
 	ScheduleService  wxnotify.ScheduleService
 	WebhookService   wxnotify.WebhookService
+	// TemplateService is the template catalog (template.go); nil answers
+	// its routes with 503.
+	TemplateService wxnotify.TemplateService
 
 	// Mini-program surface (miniprogram.go) and WeChat push callback
 	// (callback.go). A nil service answers its routes with 503.
@@ -59,9 +63,20 @@ type Server struct {
 	// Nil means always ready.
 	Ready func(ctx context.Context) error
 
+	// Operator dashboard (dashboard.go, timeseries.go). DashboardPassword
+	// is the operator's login; empty disables the dashboard (404). Counts
+	// counts messages per state (queue depth, delivery rates) and
+	// WeChatErrors counts WeChat send errors since start per errcode label;
+	// either may be nil, which leaves its charts empty.
+	DashboardPassword wxnotify.Secret
+	Counts            func(ctx context.Context) (map[string]int64, error)
+	WeChatErrors      func(ctx context.Context) (map[string]int64, error)
+	dash              *dashboardState
+
 	ln     net.Listener
 	server *http.Server
 	mux    *http.ServeMux
+	routes []string // every pattern registered, in order (see Routes)
 }
 
 // NewServer returns a Server with its routes registered.
@@ -74,11 +89,11 @@ func NewServer() *Server {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /readyz", s.handleReady)
+	s.handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.Metrics == nil {
 			s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "metrics are not enabled"))
 			return
@@ -92,10 +107,27 @@ func NewServer() *Server {
 	s.registerBroadcastRoutes()
 	s.registerScheduleRoutes()
 	s.registerWebhookRoutes()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.registerDashboardRoutes()
+	s.registerCreditRoutes()
+	s.registerTemplateRoutes()
+	s.handle("GET /openapi.json", s.handleOpenAPI)
+	s.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return s
+}
+
+// handle registers h for pattern and records the pattern, so Routes (and
+// the test that keeps openapi.json true) sees every route.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Routes returns every registered ServeMux pattern ("GET /v1/messages/{id}"),
+// in registration order.
+func (s *Server) Routes() []string {
+	return slices.Clone(s.routes)
 }
 
 // ServeHTTP adds a request id, logs the request (never its body), and

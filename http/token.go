@@ -8,9 +8,9 @@ import (
 )
 
 func (s *Server) registerTokenRoutes() {
-	s.mux.HandleFunc("GET /v1/apps/{appid}/access_token", s.requireAPIKey(s.handleAccessTokenGet))
-	s.mux.HandleFunc("POST /v1/apps/{appid}/access_token/invalidate", s.requireAPIKey(s.handleAccessTokenInvalidate))
-	s.mux.HandleFunc("GET /v1/apps/{appid}/token_status", s.requireAPIKey(s.handleTokenStatus))
+	s.handle("GET /v1/apps/{appid}/access_token", s.requireAPIKey(s.handleAccessTokenGet))
+	s.handle("POST /v1/apps/{appid}/access_token/invalidate", s.requireAPIKey(s.handleAccessTokenInvalidate))
+	s.handle("GET /v1/apps/{appid}/token_status", s.requireAPIKey(s.handleTokenStatus))
 }
 
 // AccessTokenResponse is the body of the token endpoint: the only place

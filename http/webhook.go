@@ -8,9 +8,9 @@ import (
 )
 
 func (s *Server) registerWebhookRoutes() {
-	s.mux.HandleFunc("POST /v1/webhooks", s.requireAPIKey(s.handleWebhookCreate))
-	s.mux.HandleFunc("GET /v1/webhooks", s.requireAPIKey(s.handleWebhookList))
-	s.mux.HandleFunc("DELETE /v1/webhooks/{id}", s.requireAPIKey(s.handleWebhookDelete))
+	s.handle("POST /v1/webhooks", s.requireAPIKey(s.handleWebhookCreate))
+	s.handle("GET /v1/webhooks", s.requireAPIKey(s.handleWebhookList))
+	s.handle("DELETE /v1/webhooks/{id}", s.requireAPIKey(s.handleWebhookDelete))
 }
 
 // WebhookRequest is the body of POST /v1/webhooks.

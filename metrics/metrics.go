@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics holds the instance's collectors.
@@ -90,4 +91,31 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
 	}
+}
+
+// WeChatErrors counts this instance's WeChat send errors since it started,
+// per "errcode (class)", for the dashboard's chart.
+func (m *Metrics) WeChatErrors(context.Context) (map[string]int64, error) {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { m.wechatErrors.Collect(ch); close(ch) }()
+	out := map[string]int64{}
+	var err error
+	for pm := range ch {
+		var d dto.Metric
+		if werr := pm.Write(&d); werr != nil {
+			err = werr
+			continue
+		}
+		var code, class string
+		for _, l := range d.GetLabel() {
+			switch l.GetName() {
+			case "errcode":
+				code = l.GetValue()
+			case "class":
+				class = l.GetValue()
+			}
+		}
+		out[code+" ("+class+")"] += int64(d.GetCounter().GetValue())
+	}
+	return out, err
 }

@@ -40,6 +40,7 @@ type Env struct {
 // globals are the flags every command shares.
 type globals struct {
 	env      *Env
+	config   string
 	db       string
 	logLevel string
 	json     bool
@@ -67,9 +68,12 @@ type usageError struct{ error }
 
 func exitCode(err error) int {
 	var ue usageError
+	var nd undeliveredError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &nd):
+		return exitUndelivered
 	case errors.Is(err, seal.ErrNoKey), errors.Is(err, seal.ErrWrongKey):
 		return exitAuth
 	}
@@ -107,6 +111,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
+	pf.StringVar(&g.config, "config", "", "configuration file, TOML (env "+EnvConfig+"; see docs/configuration.md)")
 	pf.StringVar(&g.db, "db", "", "database DSN: sqlite://PATH or postgres://… (env WXNOTIFY_DB; default "+DefaultDB+")")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.json, "json", false, "print JSON instead of text, for scripts")
@@ -120,6 +125,13 @@ func newRootCommand(g *globals) *cobra.Command {
 		newServeCommand(g),
 		newAPIKeyCommand(g),
 		newBenchCommand(g),
+		newSendCommand(g),
+		newBroadcastCommand(g),
+		newMessagesCommand(g),
+		newCreditsCommand(g),
+		newConfigCommand(g),
+		newDevCommand(g),
+		newTemplateCommand(g),
 	)
 	return root
 }

@@ -170,7 +170,7 @@ func TestE2E_MiniProgramToDelivery(t *testing.T) {
 			Field string `json:"field"`
 		} `json:"error"`
 	}
-	b := fmt.Sprintf(`{"appid":%q,"openid":%q,"template_id":%q,"data":{"thing1":"一二三四五六七八九十一二三四五六七八九十一"}}`, demoApp, userA, tpl)
+	b := fmt.Sprintf(`{"appid":%q,"openid":%q,"template_id":%q,"data":{"thing1":"一二三四五六七八九十一二三四五六七八九十一","time2":"2026-11-25 10:00"}}`, demoApp, userA, tpl)
 	if status := getJSON(t, "POST", api+"/v1/messages", key, b, &bad); status != 400 || bad.Error.Field != "data.thing1" {
 		t.Fatalf("over-long thing: %d field=%q", status, bad.Error.Field)
 	}

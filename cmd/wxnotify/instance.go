@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
+	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/ledger"
@@ -19,18 +22,47 @@ import (
 )
 
 // instanceOptions tune one wxnotify instance; zero values mean defaults.
+// serve and dev fill them from the configuration (Config.instanceOptions in
+// config.go, which says what each one is).
 type instanceOptions struct {
-	Addr        string
-	Concurrency int
-	LeaseTTL    time.Duration
-	AppRate     float64
-	Holder      string
+	Addr   string
+	Holder string
+	// WeChatURL is WeChat's API base URL; "" means WXNOTIFY_WECHAT_URL or
+	// the real API.
+	WeChatURL string
+
+	// delivery.Pipeline
+	Concurrency  int
+	ClaimBatch   int
+	LeaseTTL     time.Duration
+	PollInterval time.Duration
+	MaxAttempts  int
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration
+	AppRate      float64
+	AppBurst     int
+	Retention    time.Duration
+
+	// token.Service
+	TokenRefreshAhead time.Duration
+	TokenLeaseTTL     time.Duration
+
+	// ledger.Service (the margin also bounds the pipeline's credit choice)
+	CreditSafetyMargin  time.Duration
+	CreditPurgeInterval time.Duration
+
+	// session.Service and the mini-program surface
+	SessionTTL           time.Duration
+	SessionRate          float64
+	SessionBurst         int
+	SessionPurgeInterval time.Duration
 }
 
 // instance is one running wxnotify: every service wired over one store.
 // serve runs one; bench and dev run them in-process.
 type instance struct {
 	log      *slog.Logger
+	opts     instanceOptions
 	store    store.Store
 	server   *wxhttp.Server
 	tokens   *token.Service
@@ -40,6 +72,7 @@ type instance struct {
 	credits  *ledger.Service
 
 	metrics       *metrics.Metrics
+	templates     *catalog.Service
 	scheduler     *delivery.Scheduler
 	webhookOutbox *delivery.WebhookOutbox
 	webhookSender *delivery.WebhookSender
@@ -55,17 +88,26 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	if !ok {
 		return nil, errNoMessageStore
 	}
-	client := wechat.New(wechat.Options{BaseURL: g.wechatURL()})
-	in := &instance{log: log, store: st}
-	in.tokens = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}, Logger: log, Holder: o.Holder}
+	client := wechat.New(wechat.Options{BaseURL: cmp.Or(o.WeChatURL, g.wechatURL())})
+	in := &instance{log: log, store: st, opts: o}
+	in.tokens = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}, Logger: log, Holder: o.Holder,
+		RefreshAhead: o.TokenRefreshAhead, LeaseTTL: o.TokenLeaseTTL}
 	apps := &token.AppService{Store: st, Box: box}
-	in.sessions = &session.Service{Store: st, Box: box, Secrets: apps, Logger: log, WeChat: client}
-	in.credits = &ledger.Service{Store: st, Logger: log}
+	in.sessions = &session.Service{Store: st, Box: box, Secrets: apps, Logger: log, WeChat: client, TTL: o.SessionTTL}
+	in.credits = &ledger.Service{Store: st, Logger: log, SafetyMargin: o.CreditSafetyMargin}
 	in.pipeline = &delivery.Pipeline{
 		Store: ds, Tokens: in.tokens, Client: client, Logger: log, Holder: o.Holder,
 		Concurrency: o.Concurrency, LeaseTTL: o.LeaseTTL, AppRate: o.AppRate,
+		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxAttempts: o.MaxAttempts,
+		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, AppBurst: o.AppBurst,
+		Retention: o.Retention, CreditMargin: o.CreditSafetyMargin,
 	}
-	in.messages = &delivery.Service{Store: ds, Apps: apps, Logger: log, Wake: in.pipeline.Wake}
+	cs, ok := st.(catalog.Store)
+	if !ok {
+		return nil, errNoMessageStore
+	}
+	in.templates = &catalog.Service{Store: cs, Client: client, Tokens: in.tokens, Logger: log}
+	in.messages = &delivery.Service{Store: ds, Apps: apps, Logger: log, Wake: in.pipeline.Wake, Templates: in.templates}
 	bs, ok := st.(store.BroadcastStore)
 	if !ok {
 		return nil, errNoMessageStore
@@ -88,6 +130,8 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 
 	srv := wxhttp.NewServer()
 	srv.Addr = o.Addr
+	srv.SessionRate = o.SessionRate
+	srv.SessionBurst = o.SessionBurst
 	srv.Logger = log
 	srv.AppService = apps
 	srv.APIKeyService = &apikey.Service{Store: st}
@@ -98,6 +142,12 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	srv.EventService = in.credits
 	srv.CallbackConfigs = apps
 	srv.Metrics = in.metrics.Handler()
+	srv.TemplateService = in.templates
+	srv.DashboardPassword = wxnotify.Secret(g.env.Getenv("WXNOTIFY_ADMIN_PASSWORD"))
+	srv.Counts = func(ctx context.Context) (map[string]int64, error) {
+		return ds.MessageCounts(ctx, &store.MessageCountsParams{})
+	}
+	srv.WeChatErrors = in.metrics.WeChatErrors
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
 	srv.BroadcastService = &delivery.BroadcastService{Store: bs, Messages: in.messages, Logger: log}
 	srv.ScheduleService = &delivery.ScheduleService{Store: bs}
@@ -129,11 +179,13 @@ func (in *instance) run(ctx context.Context, ready func(url string)) error {
 
 	grp, gctx := errgroup.WithContext(work)
 	grp.Go(func() error { return in.tokens.Run(gctx, 0) })
-	grp.Go(func() error { in.sessions.RunPurge(gctx, 0); return nil })
-	grp.Go(func() error { in.credits.RunPurge(gctx, 0); return nil })
+	grp.Go(func() error { in.sessions.RunPurge(gctx, in.opts.SessionPurgeInterval); return nil })
+	grp.Go(func() error { in.credits.RunPurge(gctx, in.opts.CreditPurgeInterval); return nil })
 	grp.Go(func() error { return in.pipeline.Run(gctx) })
 	grp.Go(func() error { return in.scheduler.Run(gctx) })
+	grp.Go(func() error { in.templates.RunSync(gctx, 0); return nil })
 	grp.Go(func() error { return in.webhookSender.Run(gctx) })
+	grp.Go(func() error { in.server.RunDashboardSampler(gctx); return nil })
 
 	select {
 	case <-ctx.Done():

@@ -22,16 +22,23 @@ func newServeCommand(g *globals) *cobra.Command {
 		Long: "Run wxnotify. It migrates the database, then serves the HTTP APIs on --addr, delivers queued messages,\n" +
 			"and runs the built-in scheduled work (token refresh ahead of expiry, lease recovery, expiry, purges)\n" +
 			"until SIGINT/SIGTERM, when it stops accepting, finishes the sends in flight and exits.\n" +
-			"Several instances may share one PostgreSQL database.",
+			"Several instances may share one PostgreSQL database. Every tunable can be set in a --config file\n" +
+			"(docs/configuration.md); flags override the environment, which overrides the file.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			cfg, err := g.loadConfig(cmd) // flags > env > --config file > defaults
+			if err != nil {
+				return err
+			}
+			opts := cfg.instanceOptions()
+			opts.Holder = o.Holder
 			st, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			in, err := g.newInstance(st, o)
+			in, err := g.newInstance(st, opts)
 			if err != nil {
 				return err
 			}

@@ -190,6 +190,8 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 
 	t.Run("Broadcast", func(t *testing.T) { t.Parallel(); exerciseBroadcast(t, newDB) })
 
+	t.Run("Template", func(t *testing.T) { t.Parallel(); exerciseTemplate(t, newDB) })
+
 	t.Run("APIKey", func(t *testing.T) {
 		t.Parallel()
 		exerciseAPIKey(t, newDB)

@@ -1,0 +1,166 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/wxnotify/wxnotify"
+	wxhttp "github.com/wxnotify/wxnotify/http"
+)
+
+// CreateSchedule stores a recurring send (s.AppID, Name, Cron, Timezone and
+// Message) and fills s with what the server stored: ID, State, NextRunAt and
+// times. Returns EINVALID naming the field ("cron", "message.openids[3]").
+func (c *Client) CreateSchedule(ctx context.Context, s *wxnotify.Schedule) error {
+	m := s.Message
+	req := &wxhttp.ScheduleRequest{
+		AppID: s.AppID, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone,
+		Message: wxhttp.ScheduleMessageRequest{
+			OpenIDs: m.OpenIDs, Kind: m.Kind, TemplateID: m.TemplateID, Data: dataValues(m.Data), Page: m.Page,
+			MiniprogramState: m.MiniprogramState, Lang: m.Lang, EmphasisKeyword: m.EmphasisKeyword,
+			TTL: m.TTL, WaitForCredit: m.WaitForCredit,
+		},
+	}
+	_, err := c.do(ctx, http.MethodPost, "/v1/schedules", nil, req, s, nil)
+	return err
+}
+
+// GetSchedule returns one schedule, or ENOTFOUND.
+func (c *Client) GetSchedule(ctx context.Context, id int64) (*wxnotify.Schedule, error) {
+	return c.scheduleCall(ctx, http.MethodGet, idPath("/v1/schedules", id, ""))
+}
+
+// ListSchedules lists the schedules of every app the key may act for.
+func (c *Client) ListSchedules(ctx context.Context) ([]*wxnotify.Schedule, error) {
+	var out wxhttp.ScheduleList
+	if _, err := c.do(ctx, http.MethodGet, "/v1/schedules", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return out.Schedules, nil
+}
+
+// PauseSchedule stops a schedule firing and returns it. Returns ENOTFOUND.
+func (c *Client) PauseSchedule(ctx context.Context, id int64) (*wxnotify.Schedule, error) {
+	return c.scheduleCall(ctx, http.MethodPost, idPath("/v1/schedules", id, "/pause"))
+}
+
+// ResumeSchedule makes a schedule fire again from its next occurrence after
+// now, and returns it. Returns ENOTFOUND.
+func (c *Client) ResumeSchedule(ctx context.Context, id int64) (*wxnotify.Schedule, error) {
+	return c.scheduleCall(ctx, http.MethodPost, idPath("/v1/schedules", id, "/resume"))
+}
+
+// DeleteSchedule removes a schedule. Returns ENOTFOUND.
+func (c *Client) DeleteSchedule(ctx context.Context, id int64) error {
+	_, err := c.do(ctx, http.MethodDelete, idPath("/v1/schedules", id, ""), nil, nil, nil, nil)
+	return err
+}
+
+func (c *Client) scheduleCall(ctx context.Context, method, path string) (*wxnotify.Schedule, error) {
+	var out wxnotify.Schedule
+	if _, err := c.do(ctx, method, path, nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateWebhook registers an endpoint told every terminal outcome of the
+// app's messages. With w.Secret empty the server generates one. It fills
+// w.ID, w.Secret (the only time the secret is shown) and w.CreatedAt.
+// Returns EINVALID naming the field, ECONFLICT when the app has
+// wxnotify.MaxWebhooksPerApp already.
+func (c *Client) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error {
+	req := &wxhttp.WebhookRequest{AppID: w.AppID, URL: w.URL, Secret: w.Secret.Reveal()}
+	var out wxhttp.WebhookCreated
+	if _, err := c.do(ctx, http.MethodPost, "/v1/webhooks", nil, req, &out, nil); err != nil {
+		return err
+	}
+	w.ID, w.AppID, w.URL, w.Secret, w.CreatedAt = out.ID, out.AppID, out.URL, wxnotify.Secret(out.Secret), out.CreatedAt
+	return nil
+}
+
+// ListWebhooks lists the webhooks of every app the key may act for, without
+// their secrets.
+func (c *Client) ListWebhooks(ctx context.Context) ([]*wxnotify.Webhook, error) {
+	var out wxhttp.WebhookList
+	if _, err := c.do(ctx, http.MethodGet, "/v1/webhooks", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return out.Webhooks, nil
+}
+
+// DeleteWebhook removes a webhook. Returns ENOTFOUND.
+func (c *Client) DeleteWebhook(ctx context.Context, id int64) error {
+	_, err := c.do(ctx, http.MethodDelete, idPath("/v1/webhooks", id, ""), nil, nil, nil, nil)
+	return err
+}
+
+// AccessToken returns a valid access_token of the app from wxnotify's
+// central token service (never from WeChat directly), with its expiry.
+// Returns EFORBIDDEN for an app the key may not act for, EUNAVAILABLE when
+// no valid token can be had.
+func (c *Client) AccessToken(ctx context.Context, appID string) (*wxnotify.AccessToken, error) {
+	var out wxhttp.AccessTokenResponse
+	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(appID)+"/access_token", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return accessToken(&out), nil
+}
+
+// InvalidateToken reports that WeChat rejected token (errcode 40001, 40014
+// or 42001) and returns the token to use next. A burst of reports of one
+// token causes one refresh.
+func (c *Client) InvalidateToken(ctx context.Context, appID string, token wxnotify.Secret) (*wxnotify.AccessToken, error) {
+	var out wxhttp.AccessTokenResponse
+	req := &wxhttp.InvalidateRequest{AccessToken: token.Reveal()}
+	if _, err := c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(appID)+"/access_token/invalidate", nil, req, &out, nil); err != nil {
+		return nil, err
+	}
+	return accessToken(&out), nil
+}
+
+func accessToken(r *wxhttp.AccessTokenResponse) *wxnotify.AccessToken {
+	return &wxnotify.AccessToken{AppID: r.AppID, Value: wxnotify.Secret(r.AccessToken), ExpiresAt: r.ExpiresAt}
+}
+
+// TokenStatus returns the app's token health for operators: expiry, next
+// refresh, fetches, last error; never the token.
+func (c *Client) TokenStatus(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
+	var out wxnotify.TokenStatus
+	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(appID)+"/token_status", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// StatsParams selects the credits CreditStats counts. Zero fields are not
+// filtered on.
+type StatsParams struct {
+	AppID      string // required
+	OpenID     string // count per this user
+	TemplateID string
+	Kind       wxnotify.CreditKind
+	// ExpiringWithin counts only credits that expire within it.
+	ExpiringWithin time.Duration
+}
+
+// CreditStats counts the app's usable send credits per (kind, template),
+// or per user when OpenID is set.
+func (c *Client) CreditStats(ctx context.Context, p StatsParams) ([]*wxnotify.CreditStock, error) {
+	q := url.Values{}
+	if p.ExpiringWithin > 0 {
+		q.Set("expiring_within", p.ExpiringWithin.String())
+	}
+	for k, v := range map[string]string{"openid": p.OpenID, "template_id": p.TemplateID, "kind": string(p.Kind)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out wxhttp.CreditStats
+	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(p.AppID)+"/credits/stats", q, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return out.Stocks, nil
+}

@@ -1,0 +1,264 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wxnotify/wxnotify/store"
+)
+
+var _ store.TemplateStore = (*DB)(nil)
+
+// TemplateSync implements store.TemplateStore in one transaction.
+func (db *DB) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*store.TemplateSyncResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync templates: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	res := &store.TemplateSyncResult{Added: []string{}, Removed: []string{}}
+	ids := make([]string, 0, len(p.Templates))
+	// In id order, so concurrent syncs of one app lock rows in one order.
+	ts := slices.Clone(p.Templates)
+	slices.SortFunc(ts, func(a, b *store.Template) int { return strings.Compare(a.TemplateID, b.TemplateID) })
+	for _, t := range ts {
+		added, err := upsertTemplate(ctx, tx, p.AppID, t, p.Now)
+		if err != nil {
+			return nil, err
+		}
+		if added {
+			res.Added = append(res.Added, t.TemplateID)
+		}
+		ids = append(ids, t.TemplateID)
+	}
+	rows, err := tx.Query(ctx, queryTemplateSyncRemove, p.AppID, p.Kind, ids, timeArg(p.Now))
+	if err != nil {
+		return nil, fmt.Errorf("sync templates: %w", err)
+	}
+	removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("sync templates: %w", err)
+	}
+	res.Removed = append(res.Removed, removed...)
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("sync templates: %w", err)
+	}
+	slices.Sort(res.Added)
+	slices.Sort(res.Removed)
+	return res, nil
+}
+
+// upsertTemplate writes one listed template and reports whether it was
+// added (new, or deleted before).
+func upsertTemplate(ctx context.Context, tx pgx.Tx, appID string, t *store.Template, now time.Time) (bool, error) {
+	var live bool
+	err := tx.QueryRow(ctx, queryTemplateLive, appID, t.TemplateID).Scan(&live)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("upsert template: %w", err)
+	}
+	keywords := t.Keywords
+	if keywords == nil {
+		keywords = []byte("[]")
+	}
+	_, err = tx.Exec(ctx, queryTemplateUpsert, appID, t.TemplateID, t.Kind, t.Title, t.Content,
+		string(keywords), t.Type, timeArg(now))
+	if pgCode(err) == codeForeignKeyViolation {
+		return false, store.ErrNotFound
+	} else if err != nil {
+		return false, fmt.Errorf("upsert template: %w", err)
+	}
+	return !live, nil
+}
+
+// TemplateUpsert implements store.TemplateStore.
+func (db *DB) TemplateUpsert(ctx context.Context, appID string, t *store.Template, now time.Time) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("upsert template: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := upsertTemplate(ctx, tx, appID, t, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("upsert template: %w", err)
+	}
+	return nil
+}
+
+// TemplateGet implements store.TemplateStore.
+func (db *DB) TemplateGet(ctx context.Context, appID, templateID string) (*store.Template, error) {
+	t, err := scanTemplate(db.pool.QueryRow(ctx, queryTemplateGet, appID, templateID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get template: %w", err)
+	}
+	return t, nil
+}
+
+// TemplateList implements store.TemplateStore.
+func (db *DB) TemplateList(ctx context.Context, appID string) ([]*store.Template, error) {
+	rows, err := db.pool.Query(ctx, queryTemplateList, appID)
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.Template{}
+	for rows.Next() {
+		t, err := scanTemplate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list templates: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	return out, nil
+}
+
+// TemplateMarkDeleted implements store.TemplateStore.
+func (db *DB) TemplateMarkDeleted(ctx context.Context, appID, templateID string, now time.Time) (bool, error) {
+	tag, err := db.pool.Exec(ctx, queryTemplateMarkDeleted, appID, templateID, timeArg(now))
+	if err != nil {
+		return false, fmt.Errorf("mark template deleted: %w", err)
+	} else if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	if _, err := db.TemplateGet(ctx, appID, templateID); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// TemplateSetTruncate implements store.TemplateStore.
+func (db *DB) TemplateSetTruncate(ctx context.Context, appID, templateID string, keys []byte) error {
+	if keys == nil {
+		keys = []byte("[]")
+	}
+	tag, err := db.pool.Exec(ctx, queryTemplateSetTruncate, appID, templateID, string(keys))
+	if err != nil {
+		return fmt.Errorf("set template truncation: %w", err)
+	} else if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// TemplateAliasSet implements store.TemplateStore.
+func (db *DB) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) error {
+	_, err := db.pool.Exec(ctx, queryTemplateAliasSet, a.AppID, a.Alias, a.TemplateID)
+	if pgCode(err) == codeForeignKeyViolation {
+		return store.ErrNotFound
+	} else if err != nil {
+		return fmt.Errorf("set template alias: %w", err)
+	}
+	return nil
+}
+
+// TemplateAliasDelete implements store.TemplateStore.
+func (db *DB) TemplateAliasDelete(ctx context.Context, appID, alias string) error {
+	tag, err := db.pool.Exec(ctx, queryTemplateAliasDelete, appID, alias)
+	if err != nil {
+		return fmt.Errorf("delete template alias: %w", err)
+	} else if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// TemplateAliasList implements store.TemplateStore.
+func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.TemplateAlias, error) {
+	rows, err := db.pool.Query(ctx, queryTemplateAliasList, appID)
+	if err != nil {
+		return nil, fmt.Errorf("list template aliases: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.TemplateAlias{}
+	for rows.Next() {
+		var a store.TemplateAlias
+		if err := rows.Scan(&a.AppID, &a.Alias, &a.TemplateID); err != nil {
+			return nil, fmt.Errorf("list template aliases: %w", err)
+		}
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list template aliases: %w", err)
+	}
+	return out, nil
+}
+
+// MessageFailTemplate implements store.TemplateStore in one transaction.
+func (db *DB) MessageFailTemplate(ctx context.Context, appID, templateID, reason string, now time.Time) ([]int64, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fail template messages: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, queryMessageFailTemplate, appID, templateID, reason, timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("fail template messages: %w", err)
+	}
+	ids := []int64{}
+	var credits []int64
+	for rows.Next() {
+		var (
+			id       int64
+			creditID *int64
+		)
+		if err := rows.Scan(&id, &creditID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("fail template messages: %w", err)
+		}
+		ids = append(ids, id)
+		if creditID != nil {
+			credits = append(credits, *creditID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("fail template messages: %w", err)
+	}
+	if len(credits) > 0 {
+		slices.Sort(credits)
+		batch := &pgx.Batch{}
+		for _, id := range credits {
+			batch.Queue(queryCreditRefund, id)
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, fmt.Errorf("fail template messages: refund credits: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("fail template messages: %w", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func scanTemplate(row pgx.Row) (*store.Template, error) {
+	var (
+		t         store.Template
+		deletedAt *time.Time
+	)
+	if err := row.Scan(&t.AppID, &t.TemplateID, &t.Kind, &t.Title, &t.Content, &t.Keywords, &t.Type, &t.Truncate,
+		&t.SyncedAt, &deletedAt, &t.CreatedAt); err != nil {
+		return nil, err
+	}
+	t.SyncedAt, t.CreatedAt = t.SyncedAt.UTC(), t.CreatedAt.UTC()
+	t.DeletedAt, t.Deleted = timeValue(deletedAt), deletedAt != nil
+	return &t, nil
+}
