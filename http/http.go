@@ -63,7 +63,7 @@ type ErrorBody struct {
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := wxnotify.ErrorCode(err), wxnotify.ErrorMessage(err)
 	if code == wxnotify.EINTERNAL {
-		s.logger().ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger().ErrorContext(r.Context(), "internal error", "request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, ErrorStatusCode(code), &ErrorResponse{Error: ErrorBody{
 		Code: code, Message: msg, Field: wxnotify.ErrorField(err), RequestID: requestIDFrom(r.Context()),

@@ -150,8 +150,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Error(w, r, wxnotify.Errorf(wxnotify.EINTERNAL, "internal error"))
 		}
 	}()
-	s.mux.ServeHTTP(w, r)
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	// The access log never carries bodies, query strings or headers: they
+	// can hold tokens, codes and form_ids.
+	s.logger().DebugContext(r.Context(), "request", "request_id", id, "method", r.Method,
+		"path", r.URL.Path, "status", rec.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 }
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes,
+// deadlines) through the recorder.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Open starts listening and serving in the background.
 func (s *Server) Open() error {

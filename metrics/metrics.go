@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,10 +20,10 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	messages      *prometheus.CounterVec
-	sendLatency   *prometheus.HistogramVec
-	wechatErrors  *prometheus.CounterVec
-	acceptLatency prometheus.Histogram
+	messages     *prometheus.CounterVec
+	sendLatency  *prometheus.HistogramVec
+	wechatErrors *prometheus.CounterVec
+	tokenRefresh *prometheus.CounterVec
 }
 
 // QueueCounter counts messages per state, for the queue-depth gauge; it is
@@ -45,13 +46,73 @@ func New(queue QueueCounter, logger *slog.Logger) *Metrics {
 		Name: "wxnotify_wechat_errors_total",
 		Help: "WeChat send answers other than success, by errcode and class (-2: network).",
 	}, []string{"errcode", "class"})
-	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors,
+	m.tokenRefresh = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_token_refreshes_total",
+		Help: "access_token fetches from WeChat by this instance, by app and result (ok, error).",
+	}, []string{"appid", "result"})
+	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors, m.tokenRefresh,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queue != nil {
 		m.Registry.MustRegister(&queueCollector{count: queue, logger: logger,
 			desc: prometheus.NewDesc("wxnotify_queue_messages", "Messages in the database by state (queue depth: queued, waiting_credit, sending).", []string{"state"}, nil)})
 	}
 	return m
+}
+
+// TokenRefresh counts one access_token fetch.
+func (m *Metrics) TokenRefresh(appID string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.tokenRefresh.WithLabelValues(appID, result).Inc()
+}
+
+// CreditStock is one row of the credit-stock gauge.
+type CreditStock struct {
+	AppID, Kind, TemplateID string
+	Uses                    int64
+}
+
+// RegisterCreditStock adds a gauge of usable credit uses per app, kind and
+// template, read through stock at scrape time. The count scans the ledger,
+// so it is cached for ttl.
+func (m *Metrics) RegisterCreditStock(stock func(ctx context.Context) ([]CreditStock, error), ttl time.Duration, logger *slog.Logger) {
+	m.Registry.MustRegister(&stockCollector{stock: stock, ttl: ttl, logger: logger,
+		desc: prometheus.NewDesc("wxnotify_credit_uses", "Usable send credits (uses) per app, kind and template.", []string{"appid", "kind", "template_id"}, nil)})
+}
+
+type stockCollector struct {
+	stock  func(ctx context.Context) ([]CreditStock, error)
+	ttl    time.Duration
+	logger *slog.Logger
+	desc   *prometheus.Desc
+
+	mu     sync.Mutex
+	at     time.Time
+	cached []CreditStock
+}
+
+func (c *stockCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *stockCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cached == nil || time.Since(c.at) > c.ttl {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rows, err := c.stock(ctx)
+		cancel()
+		if err != nil {
+			if c.logger != nil {
+				c.logger.Error("metrics: credit stock", "err", err)
+			}
+		} else {
+			c.cached, c.at = rows, time.Now()
+		}
+	}
+	for _, r := range c.cached {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(r.Uses), r.AppID, r.Kind, r.TemplateID)
+	}
 }
 
 // Outcome counts a terminal outcome.

@@ -69,6 +69,9 @@ type Service struct {
 	MinBackoff   time.Duration
 	MaxBackoff   time.Duration
 	PollInterval time.Duration
+	// OnRefresh, when set, is called after every fetch from WeChat with its
+	// error (nil on success), for metrics.
+	OnRefresh func(appID string, err error)
 	// Sleep waits between polls; tests replace it. It returns early with
 	// ctx.Err() when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -259,6 +262,9 @@ func (s *Service) refreshHolding(ctx context.Context, app *store.App, rejectedGe
 		value, expiresIn, err = s.Fetcher.FetchToken(ctx, app.AppID, secret, mode, true)
 	}
 	now := s.Now()
+	if s.OnRefresh != nil {
+		s.OnRefresh(app.AppID, err)
+	}
 	if err != nil {
 		backoff := s.backoff(row)
 		msg := err.Error()

@@ -122,6 +122,16 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 		in.webhookOutbox.OnOutcome(o)
 	}
 	in.messages.OnOutcome = in.pipeline.OnOutcome
+	in.tokens.OnRefresh = in.metrics.TokenRefresh
+	in.metrics.RegisterCreditStock(func(ctx context.Context) ([]metrics.CreditStock, error) {
+		ctx = wxnotify.NewContextWithAPIKey(ctx, &wxnotify.APIKey{ID: "metrics", Apps: []string{wxnotify.AllApps}})
+		rows, err := in.credits.CreditStocks(ctx, wxnotify.CreditFilter{})
+		out := make([]metrics.CreditStock, len(rows))
+		for i, r := range rows {
+			out[i] = metrics.CreditStock{AppID: r.AppID, Kind: string(r.Kind), TemplateID: r.TemplateID, Uses: r.Uses}
+		}
+		return out, err
+	}, time.Minute, log)
 	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}

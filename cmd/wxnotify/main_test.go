@@ -336,6 +336,20 @@ func TestServeTokenEndpoint(t *testing.T) {
 			if n, _ := calls["count"].(float64); n != 1 {
 				t.Fatalf("stable_token calls=%v, want exactly 1", calls)
 			}
+			// Exactly one of the two instances fetched, and its metrics say so.
+			var scraped string
+			for _, p := range instances {
+				resp, err := http.Get(p.url + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				scraped += string(b)
+			}
+			if n := strings.Count(scraped, `wxnotify_token_refreshes_total{appid="`+demoApp+`",result="ok"} 1`); n != 1 {
+				t.Fatalf("token refresh metric found %d times, want once across the instances", n)
+			}
 			status := e.mustRun("", "token", "status")
 			if !strings.Contains(status, demoApp) || !strings.Contains(status, "valid") || strings.Contains(status, tokens[0]) {
 				t.Fatalf("token status=%q", status)
