@@ -91,6 +91,13 @@ func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]
 		return nil, err
 	}
 	now, cutoff := timeArg(p.Now), timeArg(p.CreditCutoff)
+	var due int
+	switch err := db.read.QueryRowContext(ctx, queryMessageAnyDue, now).Scan(&due); {
+	case errors.Is(err, sql.ErrNoRows):
+		return []*store.Message{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("claim messages: %w", err)
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)

@@ -37,6 +37,13 @@ SELECT ` + messageColumns + ` FROM message
  ORDER BY run_at, id
  LIMIT ?2`
 
+// queryMessageAnyDue is the claim's cheap pre-check, run on the read pool:
+// an idle poll must not take the single writer away from accepts.
+const queryMessageAnyDue = `
+SELECT 1 FROM message
+ WHERE state = 'queued' AND run_at <= ?1 AND (expires_at IS NULL OR expires_at > ?1)
+ LIMIT 1`
+
 // queryMessageReserveCredit is the ledger's queryCreditSpend (the same
 // rule, the same statement) returning only what the message keeps.
 const queryMessageReserveCredit = `
