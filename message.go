@@ -41,10 +41,11 @@ const (
 	MessageNoCredit  MessageState = "no_credit" // terminal: the user has no credit for it
 	MessageExpired   MessageState = "expired"   // terminal: its TTL passed before delivery
 	MessageCancelled MessageState = "cancelled" // terminal: cancelled by the caller before sending
-	// MessageAmbiguous is terminal: an instance died after calling WeChat
-	// and before recording the answer, and no delivery event resolved it.
-	// It may or may not have reached the user; it is never sent again, so
-	// it is never sent twice.
+	// MessageAmbiguous: an instance died after calling WeChat and before
+	// recording the answer, and no subscribe_msg_sent_event has settled
+	// it. It may or may not have reached the user; it is never sent again,
+	// so it is never sent twice. It is final except for one move: a sent
+	// event that arrives later settles it as delivered or failed.
 	MessageAmbiguous MessageState = "ambiguous"
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/ledger"
+	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
@@ -467,5 +468,66 @@ func TestPipeline_AppConcurrency(t *testing.T) {
 	}
 	if counter.max > 3 || counter.max < 2 {
 		t.Fatalf("at most %d sends were in flight, want 2..3", counter.max)
+	}
+}
+
+// TestPipeline_AmbiguousResolvedBySentEvent: messages held by an instance
+// that died are settled by WeChat's subscribe_msg_sent_event, whether it
+// arrived before the recovery or after; without one they stay ambiguous.
+func TestPipeline_AmbiguousResolvedBySentEvent(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, engine)
+			tb.grant(t, user, 3)
+			ids := []int64{tb.enqueue(t, &wxnotify.Message{}), tb.enqueue(t, &wxnotify.Message{}), tb.enqueue(t, &wxnotify.Message{})}
+			// An instance claims all three and dies before recording anything.
+			st := tb.open(t).(delivery.Store)
+			now := time.Now()
+			claimed, err := st.MessageClaim(context.Background(), &store.MessageClaimParams{Holder: "dead", Now: now,
+				LeaseUntil: now.Add(50 * time.Millisecond), Limit: 10, CreditCutoff: now})
+			if err != nil || len(claimed) != 3 {
+				t.Fatalf("claim=%d, %v", len(claimed), err)
+			}
+			resolver := &delivery.EventResolver{Events: tb.ledger, Store: st}
+			sent := func(msgID string) {
+				t.Helper()
+				if err := resolver.HandleEvents(context.Background(), []*wxnotify.Event{{AppID: appID, Type: wxnotify.EventSubscribeSent,
+					OpenID: user, TemplateID: tb.tpl, Status: "success", MsgID: msgID, CreateTime: time.Now()}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sent("777000001") // it did reach WeChat, and WeChat told us before the recovery
+			tb.pipeline(t, "b")
+			// Recovery marks them ambiguous, then settles what the events
+			// tell; wait for that.
+			countStates := func() map[wxnotify.MessageState]int {
+				states := map[wxnotify.MessageState]int{}
+				for _, id := range ids {
+					m, _, _ := tb.svc.FindMessageByID(ctxAll(), id)
+					states[m.State]++
+				}
+				return states
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for countStates()[wxnotify.MessageDelivered] == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if states := countStates(); states[wxnotify.MessageDelivered] != 1 || states[wxnotify.MessageAmbiguous] != 2 {
+				t.Fatalf("after recovery: %v, want 1 delivered by the event, 2 ambiguous", states)
+			}
+			sent("777000002") // a later event settles one more
+			var delivered int
+			for _, id := range ids {
+				m, _, _ := tb.svc.FindMessageByID(ctxAll(), id)
+				if m.State == wxnotify.MessageDelivered {
+					delivered++
+				}
+			}
+			if delivered != 2 {
+				t.Fatalf("after a late event: %d delivered, want 2", delivered)
+			}
+		})
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -310,6 +312,12 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		// No token: nothing reached WeChat. Retry later, keep the credit.
 		return p.retryOrFail(f, m, nil, fmt.Sprintf("no access_token: %s", wxnotify.ErrorMessage(err)))
 	}
+	// wrote says whether the last call's request was written in full: a
+	// network failure after that may hide a delivery.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		wrote.Store(i.Err == nil)
+	}})
 	start := p.Now()
 	msgID, err := p.call(ctx, m, tok.Value.Reveal())
 	if wechat.ClassOf(err) == wechat.ClassToken {
@@ -317,6 +325,7 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		// retry at once; the attempt records the second call.
 		if next, ierr := p.Tokens.Invalidate(ctx, m.AppID, tok.Value); ierr == nil {
 			start = p.Now()
+			wrote.Store(false)
 			msgID, err = p.call(ctx, m, next.Value.Reveal())
 		}
 	}
@@ -326,12 +335,21 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 	}
 	f.Attempt = a
 	f.Now = p.Now()
-	switch class := wechat.ClassOf(err); class {
-	case "":
+	var netErr *wechat.NetError
+	switch class := wechat.ClassOf(err); {
+	case errors.As(err, &netErr) && wrote.Load():
+		// WeChat got the request but its answer was lost (reset, timeout):
+		// it may have delivered the message. Sending it again could
+		// deliver it twice, so it ends like a lost lease: ambiguous, its
+		// credit spent.
+		f.State = string(wxnotify.MessageAmbiguous)
+		f.LastError = "no answer from WeChat after the request was sent (" + a.ErrMsg + "); it may have been delivered, so it is not sent again"
+		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
+	case class == "":
 		f.State, f.MsgID = string(wxnotify.MessageDelivered), msgID
 		m.MsgID = msgID
 		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
-	case wechat.ClassCredit:
+	case class == wechat.ClassCredit:
 		// This credit is bad: kill it; the next claim takes the user's next
 		// one, or ends in no_credit.
 		f.State, f.RunAt, f.KillCreditReason = string(wxnotify.MessageQueued), f.Now, fmt.Sprintf("errcode %d", a.ErrCode)
@@ -340,11 +358,11 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 			f.State, f.LastError = string(wxnotify.MessageFailed), "credit rejected on every attempt: "+a.ErrMsg
 			p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 		}
-	case wechat.ClassQuota:
+	case class == wechat.ClassQuota:
 		until := nextQuotaReset(f.Now)
 		p.pause(m.AppID, until)
 		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "daily quota (45009) spent; held until it resets"
-	case wechat.ClassRetry, wechat.ClassToken:
+	case class == wechat.ClassRetry, class == wechat.ClassToken:
 		return p.retryOrFail(f, m, a, a.ErrMsg)
 	default: // permanent
 		f.State, f.LastError = string(wxnotify.MessageFailed), a.ErrMsg
@@ -483,10 +501,23 @@ func (p *Pipeline) maintain(ctx context.Context) {
 		if ids, err := p.Store.MessageRecover(ctx, now); err != nil && ctx.Err() == nil {
 			p.Logger.Error("recover expired leases", "err", err)
 		} else if len(ids) > 0 {
-			p.Logger.Warn("messages of a lost instance marked ambiguous", "count", len(ids))
+			// WeChat's subscribe_msg_sent_event, where it arrived, says what
+			// happened; the rest stay ambiguous (and EventResolver settles
+			// them if the event comes later).
+			var resolved int
 			for _, id := range ids {
-				p.outcome(Outcome{Message: &store.Message{ID: id}, State: string(wxnotify.MessageAmbiguous)})
+				state, err := p.Store.MessageResolveAmbiguous(ctx, id, now)
+				if err != nil {
+					p.Logger.Error("resolve ambiguous message", "message_id", id, "err", err)
+				}
+				if state != "" {
+					resolved++
+				} else {
+					state = string(wxnotify.MessageAmbiguous)
+				}
+				p.outcome(Outcome{Message: &store.Message{ID: id}, State: state})
 			}
+			p.Logger.Warn("messages of a lost instance recovered", "count", len(ids), "resolved_by_sent_event", resolved)
 		}
 		if ids, err := p.Store.MessageExpire(ctx, now); err != nil && ctx.Err() == nil {
 			p.Logger.Error("expire messages", "err", err)

@@ -90,7 +90,20 @@ type MessageStore interface {
 	// updated before the given time, at most limit of them, and returns
 	// how many: the retention job.
 	MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error)
+	// MessageResolveAmbiguous settles an ambiguous subscribe message with
+	// WeChat's own record: the oldest stored subscribe_msg_sent_event for
+	// the message's (app, openid, template) whose CreateTime lies between
+	// the message's creation and the moment it was marked ambiguous (give
+	// or take ResolveSkew), and whose msgid no message holds yet. With
+	// status "success" the message becomes delivered with that msgid; with
+	// any other status, failed. Returns the new state, or "" when nothing
+	// matched (the message stays ambiguous) or it is not ambiguous.
+	MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error)
 }
+
+// ResolveSkew widens the window in which a sent event may match an
+// ambiguous message: WeChat's CreateTime has whole seconds and its own clock.
+const ResolveSkew = 5 * time.Second
 
 // Message is a message row.
 type Message struct {
@@ -189,8 +202,9 @@ type MessageFinishParams struct {
 	ID     int64
 	Holder string
 	Now    time.Time
-	// State is the new state: delivered, failed, no_credit, or queued (a
-	// retry, due at RunAt).
+	// State is the new state: delivered, failed, no_credit, ambiguous (the
+	// call may have reached WeChat, so it is never made again), or queued
+	// (a retry, due at RunAt).
 	State     string
 	RunAt     time.Time
 	MsgID     string
@@ -212,13 +226,13 @@ func (p *MessageFinishParams) Validate() error {
 		return fmt.Errorf("store: message finish %d: both KillCreditReason and RefundCredit", p.ID)
 	}
 	switch p.State {
-	case "delivered", "failed", "no_credit":
+	case "delivered", "failed", "no_credit", "ambiguous":
 	case "queued":
 		if p.RunAt.IsZero() {
 			return fmt.Errorf("store: message finish %d: a retry needs RunAt", p.ID)
 		}
 	default:
-		return fmt.Errorf("store: message finish %d: State %q not delivered, failed, no_credit or queued", p.ID, p.State)
+		return fmt.Errorf("store: message finish %d: State %q not delivered, failed, no_credit, ambiguous or queued", p.ID, p.State)
 	}
 	if p.Attempt != nil && p.Attempt.At.IsZero() {
 		return fmt.Errorf("store: message finish %d: Attempt.At required", p.ID)

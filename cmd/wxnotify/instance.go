@@ -149,7 +149,8 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	srv.MessageService = in.messages
 	srv.SessionService = in.sessions
 	srv.CreditService = in.credits
-	srv.EventService = in.credits
+	// Pushed events go to the ledger, and sent events settle ambiguous messages.
+	srv.EventService = &delivery.EventResolver{Events: in.credits, Store: ds, OnOutcome: in.pipeline.OnOutcome}
 	srv.CallbackConfigs = apps
 	srv.Metrics = in.metrics.Handler()
 	srv.TemplateService = in.templates

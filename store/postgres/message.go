@@ -688,3 +688,15 @@ func nonNil(ids []int64) []int64 {
 	}
 	return ids
 }
+
+// MessageResolveAmbiguous implements store.MessageStore in one statement.
+func (db *DB) MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error) {
+	var state string
+	err := db.pool.QueryRow(ctx, queryMessageResolveAmbiguous, id, timeArg(now), store.ResolveSkew).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("resolve ambiguous message: %w", err)
+	}
+	return state, nil
+}

@@ -270,3 +270,24 @@ WITH d AS (
     DELETE FROM attempt WHERE message_id IN (SELECT id FROM d)
 )
 SELECT count(*) FROM d`
+
+// queryMessageResolveAmbiguous settles one ambiguous message from a stored
+// sent event (store.MessageResolveAmbiguous). $3 is store.ResolveSkew.
+const queryMessageResolveAmbiguous = `
+WITH m AS (
+    SELECT id, appid, openid, template_id, created_at, updated_at FROM message
+     WHERE id = $1 AND state = 'ambiguous' AND kind = 'subscribe'
+       FOR UPDATE),
+e AS (
+    SELECT ev.msgid, ev.status FROM event ev, m
+     WHERE ev.appid = m.appid AND ev.openid = m.openid AND ev.template_id = m.template_id
+       AND ev.type = 'subscribe_msg_sent_event' AND ev.msgid <> ''
+       AND ev.create_time BETWEEN m.created_at - $3::interval AND m.updated_at + $3::interval
+       AND NOT EXISTS (SELECT 1 FROM message x WHERE x.appid = ev.appid AND x.msgid = ev.msgid)
+     ORDER BY ev.create_time, ev.id LIMIT 1)
+UPDATE message
+   SET state = CASE WHEN e.status = 'success' THEN 'delivered' ELSE 'failed' END,
+       msgid = e.msgid, last_error = 'resolved by subscribe_msg_sent_event: ' || e.status, updated_at = $2
+  FROM e
+ WHERE message.id = $1
+RETURNING message.state`

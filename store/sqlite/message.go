@@ -605,3 +605,15 @@ func nullID(id int64) any {
 	}
 	return id
 }
+
+// MessageResolveAmbiguous implements store.MessageStore in one statement.
+func (db *DB) MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error) {
+	var state string
+	err := db.write.QueryRowContext(ctx, queryMessageResolveAmbiguous, id, timeArg(now), store.ResolveSkew.Microseconds()).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("resolve ambiguous message: %w", err)
+	}
+	return state, nil
+}

@@ -183,3 +183,26 @@ SELECT id FROM message
 const queryAttemptPurge = `DELETE FROM attempt WHERE message_id IN (SELECT value FROM json_each(?1))`
 
 const queryMessagePurge = `DELETE FROM message WHERE id IN (SELECT value FROM json_each(?1))`
+
+// queryMessageResolveAmbiguous settles one ambiguous message from a stored
+// sent event (store.MessageResolveAmbiguous). ?3 is store.ResolveSkew in
+// microseconds.
+const queryMessageResolveAmbiguous = `
+UPDATE message
+   SET (state, msgid, last_error, updated_at) = (
+       SELECT CASE WHEN e.status = 'success' THEN 'delivered' ELSE 'failed' END,
+              e.msgid, 'resolved by subscribe_msg_sent_event: ' || e.status, ?2
+         FROM event e
+        WHERE e.appid = message.appid AND e.openid = message.openid AND e.template_id = message.template_id
+          AND e.type = 'subscribe_msg_sent_event' AND e.msgid <> ''
+          AND e.create_time BETWEEN message.created_at - ?3 AND message.updated_at + ?3
+          AND NOT EXISTS (SELECT 1 FROM message x WHERE x.appid = e.appid AND x.msgid = e.msgid)
+        ORDER BY e.create_time, e.id LIMIT 1)
+ WHERE id = ?1 AND state = 'ambiguous' AND kind = 'subscribe'
+   AND EXISTS (
+       SELECT 1 FROM event e
+        WHERE e.appid = message.appid AND e.openid = message.openid AND e.template_id = message.template_id
+          AND e.type = 'subscribe_msg_sent_event' AND e.msgid <> ''
+          AND e.create_time BETWEEN message.created_at - ?3 AND message.updated_at + ?3
+          AND NOT EXISTS (SELECT 1 FROM message x WHERE x.appid = e.appid AND x.msgid = e.msgid))
+RETURNING state`

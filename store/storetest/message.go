@@ -565,6 +565,53 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 	})
 
+	t.Run("ResolveAmbiguous", func(t *testing.T) {
+		t.Parallel()
+		ctx, s, _ := setup(t)
+		mustInsertCredits(ctx, t, s, longTermCredit(app, userA, tpl, testNow))
+		res := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""), newMessage(app, userA, tpl, ""),
+			newMessage(app, userA, tpl2, ""))
+		for range res {
+			mustClaim(ctx, t, s, &store.MessageClaimParams{Holder: "dead", Now: testNow,
+				LeaseUntil: testNow.Add(time.Minute), Limit: 1, CreditCutoff: testNow})
+		}
+		if ids, err := s.MessageRecover(ctx, testNow.Add(time.Minute)); err != nil || len(ids) != 2 {
+			t.Fatalf("MessageRecover=%v, %v; want the two messages with a credit", ids, err)
+		}
+		// No event yet: stays ambiguous.
+		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
+			t.Fatalf("resolve without an event=%q, %v", st, err)
+		}
+		sent := func(openID, templateID, msgID, status string, at time.Time) {
+			e := &store.Event{AppID: app, Type: wxnotify.EventSubscribeSent, OpenID: openID, TemplateID: templateID,
+				Status: status, MsgID: msgID, CreateTime: at, ReceivedAt: at}
+			if _, err := s.EventInsert(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sent(userB, tpl, "900", "success", testNow.Add(30*time.Second)) // another user
+		sent(userA, tpl, "901", "success", testNow.Add(-time.Hour))     // long before the message
+		sent(userA, tpl, "902", "success", testNow.Add(30*time.Second)) // this one
+		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "delivered" {
+			t.Fatalf("resolve=%q, %v; want delivered", st, err)
+		}
+		if m := mustGetMessage(ctx, t, s, res[0].ID); m.State != "delivered" || m.MsgID != "902" {
+			t.Fatalf("resolved message %+v, want delivered with msgid 902", m)
+		}
+		// The event is used up: the second ambiguous message does not take it.
+		if st, err := s.MessageResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
+			t.Fatalf("second message resolved by a used event: %q, %v", st, err)
+		}
+		sent(userA, tpl, "903", "failed:user refuse", testNow.Add(40*time.Second))
+		if st, err := s.MessageResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "failed" {
+			t.Fatalf("resolve with a failed event=%q, %v", st, err)
+		}
+		// Only ambiguous messages are touched.
+		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(3*time.Minute)); err != nil || st != "" {
+			t.Fatalf("resolving a delivered message=%q, %v", st, err)
+		}
+	})
+
 	t.Run("Recover", func(t *testing.T) {
 		t.Parallel()
 		ctx, s, _ := setup(t)
