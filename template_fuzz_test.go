@@ -1,0 +1,121 @@
+package wxnotify_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/wxnotify/wxnotify"
+)
+
+// FuzzValidateKeyword: the keyword rules never panic, answer the same twice,
+// and what they accept keeps the documented bounds.
+func FuzzValidateKeyword(f *testing.F) {
+	for _, s := range [][2]string{
+		{"thing", "书"}, {"number", "12.5"}, {"amount", "￥100.00元"}, {"time", "2019年10月1日 15:01~16:00"},
+		{"date", "2019-10-01"}, {"phone_number", "+86-0766-66888866"}, {"car_number", "粤A8Z8Z8"},
+		{"name", "张三"}, {"phrase", "已发货"}, {"symbol", "%"}, {"letter", "abc"}, {"character_string", "A-1"},
+		{"keyword", "x"}, {"enum", "x"}, {"thing", "\xff"}, {"unknown_type", ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, typ, value string) {
+		msg := wxnotify.ValidateKeyword(wxnotify.KeywordType(typ), value)
+		if again := wxnotify.ValidateKeyword(wxnotify.KeywordType(typ), value); again != msg {
+			t.Fatalf("ValidateKeyword(%q, %q) answered %q then %q", typ, value, msg, again)
+		}
+		if msg != "" {
+			return
+		}
+		if value == "" || !utf8.ValidString(value) {
+			t.Fatalf("ValidateKeyword(%q, %q) accepted an empty or invalid value", typ, value)
+		}
+		n := utf8.RuneCountInString(value)
+		limits := map[wxnotify.KeywordType]int{
+			wxnotify.KeywordThing: wxnotify.MaxThingLen, wxnotify.KeywordNumber: wxnotify.MaxNumberLen,
+			wxnotify.KeywordLetter: wxnotify.MaxLetterLen, wxnotify.KeywordSymbol: wxnotify.MaxSymbolLen,
+			wxnotify.KeywordCharacterString: wxnotify.MaxCharacterStringLen, wxnotify.KeywordPhoneNumber: wxnotify.MaxPhoneNumberLen,
+			wxnotify.KeywordCarNumber: wxnotify.MaxCarNumberLen, wxnotify.KeywordName: wxnotify.MaxNameLatinLen,
+			wxnotify.KeywordPhrase: wxnotify.MaxPhraseLen,
+		}
+		if max, ok := limits[wxnotify.KeywordType(typ)]; ok && n > max {
+			t.Fatalf("ValidateKeyword(%q, %q) accepted %d characters, limit %d", typ, value, n, max)
+		}
+		if typ == string(wxnotify.KeywordThing) {
+			if cut, did := wxnotify.TruncateThing(value); did || cut != value {
+				t.Fatalf("TruncateThing changed a valid thing %q to %q", value, cut)
+			}
+		}
+	})
+}
+
+// FuzzParseTemplateContent: the template parsers never panic and agree: every
+// name ParseTemplateContent finds is a well-formed keyword name, and
+// ParseTemplateKeywords lists the same keys, once each, in order.
+func FuzzParseTemplateContent(f *testing.F) {
+	for _, s := range []string{
+		"商品名称:{{thing1.DATA}}\n下单时间:{{time2.DATA}}\n",
+		"{{ character_string12.DATA }}{{thing1.DATA}}{{thing1.DATA}}",
+		"{{keyword1.DATA}}", "{{thing.DATA}}", "{{THING1.DATA}}", "}}{{", "{{thing1.DATA", "",
+		"标题：{{phrase3.DATA}}}{{amount4.DATA}}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		names := wxnotify.ParseTemplateContent(content)
+		var unique []string
+		for _, n := range names {
+			typ, ok := wxnotify.ParseKeywordName(n)
+			if !ok || typ == "" || !strings.HasPrefix(n, string(typ)) {
+				t.Fatalf("ParseTemplateContent(%q) found %q, which ParseKeywordName reads as (%q, %v)", content, n, typ, ok)
+			}
+			if !slices.Contains(unique, n) {
+				unique = append(unique, n)
+			}
+		}
+		kws := wxnotify.ParseTemplateKeywords(content)
+		if len(kws) != len(unique) {
+			t.Fatalf("ParseTemplateKeywords(%q) found %d keys, ParseTemplateContent %d distinct", content, len(kws), len(unique))
+		}
+		for i, kw := range kws {
+			if kw.Key != unique[i] {
+				t.Fatalf("key %d: %q vs %q", i, kw.Key, unique[i])
+			}
+			if typ, _ := wxnotify.ParseKeywordName(kw.Key); kw.Type != typ {
+				t.Fatalf("key %q: type %q, want %q", kw.Key, kw.Type, typ)
+			}
+		}
+	})
+}
+
+// FuzzParseKeywordName: a name parses only as letters/underscores then
+// digits, and the type is its letter part.
+func FuzzParseKeywordName(f *testing.F) {
+	for _, s := range []string{"thing1", "character_string12", "keyword", "1thing", "thing_", "_1", "thing1a", "Thing1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		typ, ok := wxnotify.ParseKeywordName(name)
+		if !ok {
+			if typ != "" {
+				t.Fatalf("ParseKeywordName(%q) = (%q, false)", name, typ)
+			}
+			return
+		}
+		digits := strings.TrimPrefix(name, string(typ))
+		if typ == "" || digits == "" || len(digits) == len(name) {
+			t.Fatalf("ParseKeywordName(%q) = %q", name, typ)
+		}
+		for _, c := range string(typ) {
+			if !(c >= 'a' && c <= 'z' || c == '_') {
+				t.Fatalf("ParseKeywordName(%q): type %q", name, typ)
+			}
+		}
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				t.Fatalf("ParseKeywordName(%q): suffix %q", name, digits)
+			}
+		}
+	})
+}
