@@ -15,10 +15,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wxnotify/wxnotify"
@@ -329,8 +331,13 @@ type WebhookSender struct {
 	// only) and Timeout set if zero. TLS certificates are always verified
 	// unless the given client's transport says otherwise.
 	HTTPClient *http.Client
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// AllowPrivateNetworks lets the default client reach loopback, private
+	// and link-local addresses. Off, an API-key holder cannot point a
+	// webhook at internal services or the cloud metadata address (SSRF);
+	// turn it on for development and internal receivers.
+	AllowPrivateNetworks bool
+	Now                  func() time.Time
+	Logger               *slog.Logger
 	// Holder names this instance in claims; random when empty.
 	Holder string
 
@@ -350,16 +357,27 @@ type WebhookSender struct {
 
 // NewWebhookHTTPClient returns the client webhooks are sent with by
 // default: every phase timed out, TLS verified, redirects followed only
-// within the same host (and never from https to http).
+// within the same host (and never from https to http), and no connection
+// to a loopback, private, link-local or unspecified address (checked on
+// the resolved address, so DNS cannot smuggle one in).
 func NewWebhookHTTPClient(timeout time.Duration) *http.Client {
+	return newWebhookHTTPClient(timeout, false)
+}
+
+func newWebhookHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultWebhookTimeout
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = refusePrivateAddress
 	}
 	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			// No proxy: it would dial for us, past the address check.
+			Proxy:                 nil,
+			DialContext:           dialer.DialContext,
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: timeout,
 			ExpectContinueTimeout: time.Second,
@@ -404,7 +422,7 @@ func (s *WebhookSender) init() {
 		s.MinBackoff = orDur(s.MinBackoff, DefaultWebhookMinBackoff)
 		s.MaxBackoff = orDur(s.MaxBackoff, DefaultWebhookMaxBackoff)
 		if s.HTTPClient == nil {
-			s.client = NewWebhookHTTPClient(s.Timeout)
+			s.client = newWebhookHTTPClient(s.Timeout, s.AllowPrivateNetworks)
 		} else {
 			c := *s.HTTPClient
 			c.CheckRedirect = sameHostRedirect
@@ -646,4 +664,26 @@ func VerifyWebhookSignature(secret, header string, body []byte, now time.Time, t
 		}
 	}
 	return ErrWebhookSignatureMismatch
+}
+
+// errPrivateAddress refuses a webhook connection to an internal address.
+var errPrivateAddress = errors.New("webhook URL resolves to a loopback, private or link-local address (set delivery.webhook_allow_private to allow)")
+
+// refusePrivateAddress is a net.Dialer Control: it runs on the resolved
+// address of every connection attempt.
+func refusePrivateAddress(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return errPrivateAddress
+	}
+	return nil
 }

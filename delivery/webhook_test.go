@@ -115,7 +115,7 @@ func webhookEnv(t *testing.T, engine storetest.Engine, statuses ...int) (*bcastE
 	rcv.secret = w.Secret.Reveal()
 	ws := e.st.(delivery.WebhookStore)
 	outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
-	sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second}
+	sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second, AllowPrivateNetworks: true}
 	return e, rcv, outbox, sender
 }
 
@@ -250,7 +250,7 @@ func TestWebhookDelivery(t *testing.T) {
 				record(t, outbox, func() {
 					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
 				})
-				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock}
+				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -276,7 +276,7 @@ func TestWebhookDelivery(t *testing.T) {
 				record(t, outbox, func() {
 					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
 				})
-				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond}
+				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -338,5 +338,28 @@ func TestWebhookService(t *testing.T) {
 	}
 	if err := svc.DeleteWebhook(ctx, w.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWebhookRefusesPrivateAddresses: by default a webhook cannot reach
+// loopback (or any internal) address, so an API key cannot turn wxnotify
+// against internal services.
+func TestWebhookRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	// Loopback only: this test must never send a packet anywhere else.
+	for _, url := range []string{srv.URL, "http://[::1]:9/", "http://localhost:9/"} {
+		resp, err := delivery.NewWebhookHTTPClient(time.Second).Get(url)
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("GET %s: allowed", url)
+		} else if !strings.Contains(err.Error(), "private") {
+			t.Errorf("GET %s: err=%v, want the private-address refusal", url, err)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the loopback receiver was reached")
 	}
 }

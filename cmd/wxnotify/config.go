@@ -89,6 +89,9 @@ type DeliveryConfig struct {
 	AppRate      float64  `toml:"app_rate"`
 	AppBurst     int      `toml:"app_burst"`
 	Retention    Duration `toml:"retention"`
+	// WebhookAllowPrivate lets outcome webhooks reach loopback, private and
+	// link-local addresses.
+	WebhookAllowPrivate bool `toml:"webhook_allow_private"`
 }
 
 // TokenConfig tunes token.Service.
@@ -206,6 +209,7 @@ func (c *Config) instanceOptions() instanceOptions {
 		AppRate:              c.Delivery.AppRate,
 		AppBurst:             c.Delivery.AppBurst,
 		Retention:            c.Delivery.Retention.Duration,
+		WebhookAllowPrivate:  c.Delivery.WebhookAllowPrivate,
 		TokenRefreshAhead:    c.Token.RefreshAhead.Duration,
 		TokenLeaseTTL:        c.Token.Lease.Duration,
 		CreditSafetyMargin:   c.Ledger.SafetyMargin.Duration,
@@ -253,6 +257,7 @@ func (c *Config) settings() []setting {
 		{key: "delivery.app_rate", flag: "app-rate", ptr: &d.AppRate, check: floatRange(&d.AppRate, 0.01, 1e6)},
 		{key: "delivery.app_burst", ptr: &d.AppBurst, check: intRange(&d.AppBurst, 1, 1_000_000)},
 		{key: "delivery.retention", ptr: &d.Retention, check: durRange(&d.Retention, time.Hour, 10*365*24*time.Hour)},
+		{key: "delivery.webhook_allow_private", ptr: &d.WebhookAllowPrivate, check: func() error { return nil }},
 
 		// WeChat renews a stable_token only in its last 5 minutes.
 		{key: "token.refresh_ahead", ptr: &c.Token.RefreshAhead, check: durRange(&c.Token.RefreshAhead, 30*time.Second, 5*time.Minute)},
@@ -302,6 +307,12 @@ func (s setting) set(text string) error {
 			return err
 		}
 		p.Duration = v
+	case *bool:
+		v, err := strconv.ParseBool(strings.TrimSpace(text))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", text)
+		}
+		*p = v
 	default:
 		panic("config: unknown setting type")
 	}
@@ -322,6 +333,8 @@ func (s setting) text() string {
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	case *Duration:
 		return strconv.Quote(p.String())
+	case *bool:
+		return strconv.FormatBool(*p)
 	}
 	return ""
 }
@@ -597,6 +610,8 @@ func typeHint(key, msg string) string {
 			want = "a number, without quotes"
 		case *Duration:
 			want = "a quoted duration like \"30s\""
+		case *bool:
+			want = "true or false, without quotes"
 		}
 	}
 	got := strings.TrimPrefix(msg, "cannot decode TOML ")

@@ -191,8 +191,8 @@ func TestE2E_CrashRecovery(t *testing.T) {
 	serve := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s")
 	ids := submit(t, []string{serve.url}, key, tpl, n)
 	// Kill it while it is delivering.
-	for simDelivered(t, sim.url) < int64(n/4) {
-		time.Sleep(5 * time.Millisecond)
+	if !reachDelivered(t, sim.url, int64(n/4), 3*time.Minute) {
+		t.Fatalf("the simulator never saw %d deliveries; serve: %s", n/4, serve.Stderr())
 	}
 	serve.cmd.Process.Signal(syscall.SIGKILL)
 	serve.cmd.Wait()
@@ -220,8 +220,8 @@ func TestE2E_TwoInstancesPostgres(t *testing.T) {
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
-		for simDelivered(t, sim.url) < int64(n/4) {
-			time.Sleep(2 * time.Millisecond)
+		if !reachDelivered(t, sim.url, int64(n/4), 3*time.Minute) {
+			t.Errorf("the simulator never saw %d deliveries", n/4)
 		}
 		doneA, doneB = delivered(t, a.url), delivered(t, b.url)
 		a.cmd.Process.Signal(syscall.SIGKILL)
@@ -360,6 +360,19 @@ func grantAll(t *testing.T, dsn, simURL, tpl string, users, per int) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// reachDelivered waits until the simulator has seen at least at
+// deliveries, and reports false if that takes longer than within.
+func reachDelivered(t *testing.T, simURL string, at int64, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for simDelivered(t, simURL) < at {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
 }
 
 func simDelivered(t *testing.T, simURL string) int64 {

@@ -159,6 +159,8 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 		cfg.Database.DSN = dg.db
 	}
 	opts := cfg.instanceOptions()
+	// Development: webhook receivers run on this machine.
+	opts.WebhookAllowPrivate = true
 	opts.WeChatURL = simURL
 
 	st, err := dg.openStore(ctx)

@@ -42,6 +42,8 @@ type instanceOptions struct {
 	AppRate      float64
 	AppBurst     int
 	Retention    time.Duration
+	// WebhookAllowPrivate lets webhooks reach internal addresses.
+	WebhookAllowPrivate bool
 
 	// token.Service
 	TokenRefreshAhead time.Duration
@@ -135,7 +137,7 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}
-	in.webhookSender = &delivery.WebhookSender{Store: ws, Box: box, Logger: log, Holder: o.Holder}
+	in.webhookSender = &delivery.WebhookSender{Store: ws, Box: box, Logger: log, Holder: o.Holder, AllowPrivateNetworks: o.WebhookAllowPrivate}
 	in.scheduler = &delivery.Scheduler{Store: bs, Messages: in.messages, Logger: log, Holder: o.Holder}
 
 	srv := wxhttp.NewServer()

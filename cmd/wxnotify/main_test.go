@@ -59,6 +59,7 @@ func newEnv(t *testing.T, db string) *env {
 		"WXNOTIFY_SECRET_KEY=" + seal.GenerateKey(),
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
+		"WXNOTIFY_DELIVERY_WEBHOOK_ALLOW_PRIVATE=true", // receivers are httptest servers on loopback
 	}}
 }
 
