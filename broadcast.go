@@ -32,6 +32,10 @@ const (
 	MaxBroadcastRecipients = 1_000_000
 	// MaxBroadcastBodyBytes bounds the request body of POST /v1/broadcasts.
 	MaxBroadcastBodyBytes = 200 << 20
+	// MaxBroadcastUpload bounds how long one broadcast upload may take. A
+	// broadcast still accepting after this was cut short by a crash: the
+	// service marks it aborted (the recipients stored are still sent).
+	MaxBroadcastUpload = 15 * time.Minute
 )
 
 // Broadcast is one template and data sent to many users: one message per

@@ -265,3 +265,28 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 	}
 	return b, nil
 }
+
+// RunRecovery ends, every interval (a minute when zero), the broadcasts
+// whose upload a crash cut short, so they do not stay "accepting" forever:
+// they become "aborted" with the number of recipients actually stored.
+func (s *BroadcastService) RunRecovery(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		now := s.now()
+		n, err := s.Store.BroadcastAbortStale(ctx, now.Add(-wxnotify.MaxBroadcastUpload-time.Minute), now)
+		if err != nil && ctx.Err() == nil {
+			s.logger().Error("abort interrupted broadcasts", "err", err)
+		} else if n > 0 {
+			s.logger().Warn("broadcasts whose upload was interrupted marked aborted", "count", n)
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 // BroadcastTimeout bounds reading and answering one POST /v1/broadcasts,
 // which may carry a million recipients; it replaces the server's read and
 // write timeouts for that route.
-const BroadcastTimeout = 15 * time.Minute
+const BroadcastTimeout = wxnotify.MaxBroadcastUpload
 
 func (s *Server) registerBroadcastRoutes() {
 	s.handle("POST /v1/broadcasts", s.requireAPIKey(s.handleBroadcastCreate))

@@ -27,6 +27,12 @@ type BroadcastStore interface {
 	// aborted) with its counts. Returns ErrNotFound if there is none, and
 	// ErrConflict (changing nothing) if it is not accepting.
 	BroadcastFinish(ctx context.Context, p *BroadcastFinishParams) error
+	// BroadcastAbortStale ends broadcasts still "accepting" that were
+	// created before `before` — their upload was cut by a crash — as
+	// "aborted", with Accepted set to the messages actually stored for them
+	// (which are delivered normally) and Error saying what happened.
+	// Returns how many it ended.
+	BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error)
 	// BroadcastGet returns one broadcast, or ErrNotFound.
 	BroadcastGet(ctx context.Context, id int64) (*Broadcast, error)
 

@@ -75,6 +75,7 @@ type instance struct {
 
 	metrics       *metrics.Metrics
 	templates     *catalog.Service
+	broadcasts    *delivery.BroadcastService
 	scheduler     *delivery.Scheduler
 	webhookOutbox *delivery.WebhookOutbox
 	webhookSender *delivery.WebhookSender
@@ -162,7 +163,8 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	}
 	srv.WeChatErrors = in.metrics.WeChatErrors
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
-	srv.BroadcastService = &delivery.BroadcastService{Store: bs, Messages: in.messages, Logger: log}
+	in.broadcasts = &delivery.BroadcastService{Store: bs, Messages: in.messages, Logger: log}
+	srv.BroadcastService = in.broadcasts
 	srv.ScheduleService = &delivery.ScheduleService{Store: bs}
 	srv.WebhookService = &delivery.WebhookService{Store: bs, Box: box}
 	in.server = srv
@@ -196,6 +198,7 @@ func (in *instance) run(ctx context.Context, ready func(url string)) error {
 	grp.Go(func() error { in.credits.RunPurge(gctx, in.opts.CreditPurgeInterval); return nil })
 	grp.Go(func() error { return in.pipeline.Run(gctx) })
 	grp.Go(func() error { return in.scheduler.Run(gctx) })
+	grp.Go(func() error { in.broadcasts.RunRecovery(gctx, 0); return nil })
 	grp.Go(func() error { in.templates.RunSync(gctx, 0); return nil })
 	grp.Go(func() error { return in.webhookSender.Run(gctx) })
 	grp.Go(func() error { in.server.RunDashboardSampler(gctx); return nil })

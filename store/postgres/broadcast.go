@@ -339,3 +339,12 @@ func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	w.CreatedAt = w.CreatedAt.UTC()
 	return &w, nil
 }
+
+// BroadcastAbortStale implements store.BroadcastStore.
+func (db *DB) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
+	if err != nil {
+		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

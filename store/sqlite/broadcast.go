@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/wxnotify/wxnotify/store"
 )
@@ -385,4 +386,13 @@ func appIDsArg(ids []string) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
+}
+
+// BroadcastAbortStale implements store.BroadcastStore.
+func (db *DB) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
+	res, err := db.write.ExecContext(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
+	if err != nil {
+		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
+	}
+	return res.RowsAffected()
 }

@@ -112,3 +112,12 @@ const queryWebhookOutboxCounts = `
 SELECT state, count(*) FROM webhook_outbox
  WHERE ?1 = 0 OR webhook_id = ?1
  GROUP BY state`
+
+// queryBroadcastAbortStale ends uploads a crash cut short (store.BroadcastAbortStale).
+const queryBroadcastAbortStale = `
+UPDATE broadcast
+   SET state = 'aborted',
+       accepted = (SELECT count(*) FROM message WHERE message.broadcast_id = broadcast.id),
+       error = 'the upload was interrupted (the service stopped); the recipients stored before it are sent, the rest must be sent again',
+       updated_at = ?2
+ WHERE state = 'accepting' AND created_at < ?1`

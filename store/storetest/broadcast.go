@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,36 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		return s, broadcastStore(t, s), open
 	}
 	app, app2, app9 := testAppID(1), testAppID(2), testAppID(9)
+
+	t.Run("BroadcastAbortStale", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		s, bs, _ := setup(t)
+		ms := asMessageStore(t, s)
+		stale, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newMessage(app, "oUserA", "T", "")
+		p.BroadcastID = stale
+		q := newMessage(app, "oUserB", "T", "")
+		q.BroadcastID = stale
+		mustInsertMessages(ctx, t, ms, p, q)
+		n, err := bs.BroadcastAbortStale(ctx, testNow.Add(30*time.Minute), testNow.Add(2*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("BroadcastAbortStale=%d, %v; want 1", n, err)
+		}
+		if b, _ := bs.BroadcastGet(ctx, stale); b.State != "aborted" || b.Accepted != 2 || !strings.Contains(b.Error, "interrupted") {
+			t.Fatalf("stale broadcast after recovery: %+v", b)
+		}
+		if b, _ := bs.BroadcastGet(ctx, fresh); b.State != "accepting" {
+			t.Fatalf("a broadcast still uploading was touched: %+v", b)
+		}
+	})
 
 	t.Run("Broadcast", func(t *testing.T) {
 		t.Parallel()
