@@ -418,14 +418,22 @@ func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error
 
 // MessageExpire implements store.MessageStore in one transaction.
 func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error) {
+	return db.endMessages(ctx, "expire messages", queryMessageExpire, timeArg(now))
+}
+
+// endMessages runs query, which moves messages to a final state and
+// returns (id, credit_id) of each, and gives back the credits they held, in
+// one transaction. MessageExpire and MessageFailTemplate differ only in
+// their statement.
+func (db *DB) endMessages(ctx context.Context, what, query string, args ...any) ([]int64, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, queryMessageExpire, timeArg(now))
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	ids := []int64{}
 	var credits []int64
@@ -436,7 +444,7 @@ func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 		)
 		if err := rows.Scan(&id, &creditID); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("expire messages: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		ids = append(ids, id)
 		if creditID != nil {
@@ -445,20 +453,20 @@ func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(credits) > 0 {
-		slices.Sort(credits)
+		slices.Sort(credits) // a fixed lock order: no deadlock with other refunds
 		batch := &pgx.Batch{}
 		for _, id := range credits {
 			batch.Queue(queryCreditRefund, id)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, fmt.Errorf("expire messages: refund credits: %w", err)
+			return nil, fmt.Errorf("%s: refund credits: %w", what, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	slices.Sort(ids)
 	return ids, nil

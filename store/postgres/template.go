@@ -203,50 +203,7 @@ func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.Tem
 
 // MessageFailTemplate implements store.TemplateStore in one transaction.
 func (db *DB) MessageFailTemplate(ctx context.Context, appID, templateID, reason string, now time.Time) ([]int64, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, queryMessageFailTemplate, appID, templateID, reason, timeArg(now))
-	if err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	ids := []int64{}
-	var credits []int64
-	for rows.Next() {
-		var (
-			id       int64
-			creditID *int64
-		)
-		if err := rows.Scan(&id, &creditID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("fail template messages: %w", err)
-		}
-		ids = append(ids, id)
-		if creditID != nil {
-			credits = append(credits, *creditID)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	if len(credits) > 0 {
-		slices.Sort(credits)
-		batch := &pgx.Batch{}
-		for _, id := range credits {
-			batch.Queue(queryCreditRefund, id)
-		}
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, fmt.Errorf("fail template messages: refund credits: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	slices.Sort(ids)
-	return ids, nil
+	return db.endMessages(ctx, "fail template messages", queryMessageFailTemplate, appID, templateID, reason, timeArg(now))
 }
 
 func scanTemplate(row pgx.Row) (*store.Template, error) {

@@ -281,14 +281,24 @@ func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error
 
 // MessageExpire implements store.MessageStore in one write transaction.
 func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error) {
+	return db.endMessages(ctx, "expire messages",
+		queryMessageExpiring, []any{timeArg(now)},
+		queryMessageExpire, func(ids string) []any { return []any{timeArg(now), ids} })
+}
+
+// endMessages moves the messages a query finds (id, credit_id) to a final
+// state with update (given the ids as a JSON array) and gives back the
+// credits they held, in one write transaction. MessageExpire and
+// MessageFailTemplate differ only in their statements.
+func (db *DB) endMessages(ctx context.Context, what, find string, findArgs []any, update string, updateArgs func(ids string) []any) ([]int64, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, queryMessageExpiring, timeArg(now))
+	rows, err := tx.QueryContext(ctx, find, findArgs...)
 	if err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	ids := []int64{}
 	var credits []int64
@@ -299,7 +309,7 @@ func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 		)
 		if err := rows.Scan(&id, &creditID); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("expire messages: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		ids = append(ids, id)
 		if creditID.Valid {
@@ -307,21 +317,21 @@ func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(ids) == 0 {
 		return ids, nil
 	}
-	if _, err := tx.ExecContext(ctx, queryMessageExpire, timeArg(now), jsonIDs(ids)); err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+	if _, err := tx.ExecContext(ctx, update, updateArgs(jsonIDs(ids))...); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	for _, id := range credits {
 		if _, err := tx.ExecContext(ctx, queryCreditRefund, id); err != nil {
-			return nil, fmt.Errorf("expire messages: refund credit: %w", err)
+			return nil, fmt.Errorf("%s: refund credit: %w", what, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("expire messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	slices.Sort(ids)
 	return ids, nil

@@ -216,49 +216,9 @@ func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.Tem
 // MessageFailTemplate implements store.TemplateStore in one write
 // transaction.
 func (db *DB) MessageFailTemplate(ctx context.Context, appID, templateID, reason string, now time.Time) ([]int64, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, queryMessageFailingTemplate, appID, templateID)
-	if err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	ids := []int64{}
-	var credits []int64
-	for rows.Next() {
-		var (
-			id       int64
-			creditID sql.NullInt64
-		)
-		if err := rows.Scan(&id, &creditID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("fail template messages: %w", err)
-		}
-		ids = append(ids, id)
-		if creditID.Valid {
-			credits = append(credits, creditID.Int64)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	if len(ids) == 0 {
-		return ids, nil
-	}
-	if _, err := tx.ExecContext(ctx, queryMessageFailTemplate, timeArg(now), reason, jsonIDs(ids)); err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	for _, id := range credits {
-		if _, err := tx.ExecContext(ctx, queryCreditRefund, id); err != nil {
-			return nil, fmt.Errorf("fail template messages: refund credit: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("fail template messages: %w", err)
-	}
-	return ids, nil
+	return db.endMessages(ctx, "fail template messages",
+		queryMessageFailingTemplate, []any{appID, templateID},
+		queryMessageFailTemplate, func(ids string) []any { return []any{timeArg(now), reason, ids} })
 }
 
 func scanTemplate(row interface{ Scan(...any) error }) (*store.Template, error) {
