@@ -311,26 +311,7 @@ func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFin
 
 // WebhookOutboxCounts implements store.BroadcastStore.
 func (db *DB) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
-	rows, err := db.read.QueryContext(ctx, queryWebhookOutboxCounts, webhookID)
-	if err != nil {
-		return nil, fmt.Errorf("count webhook events: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			state string
-			n     int64
-		)
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("count webhook events: %w", err)
-		}
-		out[state] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count webhook events: %w", err)
-	}
-	return out, nil
+	return db.countByState(ctx, "count webhook events", queryWebhookOutboxCounts, webhookID)
 }
 
 func scanSchedule(s scanner) (*store.Schedule, error) {

@@ -490,9 +490,14 @@ func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (
 		args = append(args, p.BroadcastID)
 	}
 	q.WriteString(queryMessageCountGroup)
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	return db.countByState(ctx, "count messages", q.String(), args...)
+}
+
+// countByState runs a query of (state, count) rows on the read pool.
+func (db *DB) countByState(ctx context.Context, what, query string, args ...any) (map[string]int64, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("count messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	counts := map[string]int64{}
@@ -502,12 +507,12 @@ func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (
 			n     int64
 		)
 		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("count messages: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		counts[state] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return counts, nil
 }
