@@ -23,6 +23,19 @@ const (
 	CreditLongTerm CreditKind = "long_term"
 )
 
+// CreditKindsFor is which credits a message of kind spends, in order of
+// preference, and whether the credit must be for the message's template:
+// a subscribe message spends a one-time acceptance of its template before
+// a long-term subscription to it (which lasts); a legacy template message
+// spends any form_id of the user before a prepay_id (whose 3 uses are
+// worth more). This is the one place the rule is written.
+func CreditKindsFor(kind MessageKind) (kinds []CreditKind, ofTemplate bool) {
+	if kind == MessageSubscribe {
+		return []CreditKind{CreditSubscribe, CreditLongTerm}, true
+	}
+	return []CreditKind{CreditFormID, CreditPrepayID}, false
+}
+
 // Legacy credits' lifetimes and uses, as WeChat grants them.
 const (
 	FormIDLifetime = 7 * 24 * time.Hour

@@ -17,6 +17,11 @@ func FuzzValidateKeyword(f *testing.F) {
 		{"date", "2019-10-01"}, {"phone_number", "+86-0766-66888866"}, {"car_number", "粤A8Z8Z8"},
 		{"name", "张三"}, {"phrase", "已发货"}, {"symbol", "%"}, {"letter", "abc"}, {"character_string", "A-1"},
 		{"keyword", "x"}, {"enum", "x"}, {"thing", "\xff"}, {"unknown_type", ""},
+		// Near misses of each format: a stray letter or symbol, a unit twice, a
+		// time range cut short, a value of the wrong class, an unknown type.
+		{"number", "0A"}, {"amount", "￥0."}, {"amount", "0000元0元"}, {"time", "00月0日0:00~ 0:00"},
+		{"time", "10月1日 15:01~"}, {"car_number", "AAAA"}, {"car_number", "A@"}, {"phone_number", "A"},
+		{"letter", "A0"}, {"character_string", "0! "}, {"symbol", "0"}, {"0", "00000000000000000000000000"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -59,6 +64,11 @@ func FuzzParseTemplateContent(f *testing.F) {
 		"{{ character_string12.DATA }}{{thing1.DATA}}{{thing1.DATA}}",
 		"{{keyword1.DATA}}", "{{thing.DATA}}", "{{THING1.DATA}}", "}}{{", "{{thing1.DATA", "",
 		"标题：{{phrase3.DATA}}}{{amount4.DATA}}",
+		// Unbalanced and nested braces, bytes that are not UTF-8, control and
+		// space characters inside the braces, a very long name.
+		"{{{{thing1.DATA}}}}", "{{a{{a0.DATA}}{{aaaaa0", "{{{{{{{{{{{{{{{{a", "{{a0.DATA}}{{a0.\x80",
+		"{{a\xf2{{a\xf2{{\xf2000", "{{\x03thing1.DATA}}", "{{       thing1.DATA}}", "0{{a00{{a00",
+		"{{" + strings.Repeat("a", 64) + "1.DATA}}",
 	} {
 		f.Add(s)
 	}
@@ -92,7 +102,13 @@ func FuzzParseTemplateContent(f *testing.F) {
 // FuzzParseKeywordName: a name parses only as letters/underscores then
 // digits, and the type is its letter part.
 func FuzzParseKeywordName(f *testing.F) {
-	for _, s := range []string{"thing1", "character_string12", "keyword", "1thing", "thing_", "_1", "thing1a", "Thing1"} {
+	for _, s := range []string{
+		"thing1", "character_string12", "keyword", "1thing", "thing_", "_1", "thing1a", "Thing1",
+		// Letters and digits outside ASCII, bytes that are not UTF-8, long
+		// names and long digit runs.
+		"ｔhing1", "thing１", "é1", "\xe80", "thing1\xff", "_A", strings.Repeat("a", 200) + "1",
+		"a" + strings.Repeat("0", 66), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaA",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {

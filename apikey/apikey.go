@@ -31,7 +31,7 @@ var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // Service implements wxnotify.APIKeyService.
 type Service struct {
-	Store    store.Store
+	Store    store.Executor
 	Now      func() time.Time
 	CacheTTL time.Duration
 

@@ -7,12 +7,12 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 )
 
 func TestService(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

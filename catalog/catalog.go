@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/wechat"
 )
@@ -38,19 +39,12 @@ const (
 	// app's catalog: changes made by another instance (a sync, an alias)
 	// are seen at most this late; changes made through this Service at once.
 	DefaultCacheTTL = 30 * time.Second
-	// DefaultSyncInterval is how often RunSync syncs every app.
+	// DefaultSyncInterval is how often the template-sync job syncs every app.
 	DefaultSyncInterval = time.Hour
 	// maxLegacyPages bounds the pages of the legacy template list read in
 	// one sync (20 templates a page; WeChat allows 25 templates).
 	maxLegacyPages = 50
 )
-
-// Store is what the catalog needs of the database.
-type Store interface {
-	store.TemplateStore
-	// AppList lists the apps RunSync syncs.
-	AppList(ctx context.Context) ([]*store.App, error)
-}
 
 // Client is the part of *wechat.Client the catalog calls.
 type Client interface {
@@ -71,9 +65,11 @@ var _ Client = (*wechat.Client)(nil)
 
 // Service implements wxnotify.TemplateService over the store, WeChat and
 // the token service. It is safe for concurrent use; the zero value is not
-// usable: set Store, Client and Tokens.
+// usable: set Store, Queue, Client and Tokens.
 type Service struct {
-	Store  Store
+	Store store.Executor
+	// Queue fails the waiting messages of a template deleted on WeChat.
+	Queue  *queue.Queue
 	Client Client
 	Tokens wxnotify.TokenService
 	// Now is the clock; nil means time.Now.
@@ -82,7 +78,7 @@ type Service struct {
 	// CacheTTL is how long Validate trusts its copy of an app's catalog;
 	// 0 means DefaultCacheTTL.
 	CacheTTL time.Duration
-	// OnSync, when set, is called after each app's sync by RunSync (err is
+	// OnSync, when set, is called after each app's sync by SyncAll (err is
 	// the sync's error), for metrics and tests.
 	OnSync func(appID string, added, removed int, err error)
 
@@ -525,7 +521,7 @@ func (s *Service) legacyTemplates(ctx context.Context, appID string) ([]wechat.L
 // failMessages fails the queued messages of a deleted template.
 func (s *Service) failMessages(ctx context.Context, appID, templateID, title string, now time.Time) error {
 	reason := fmt.Sprintf("template %s (%s) was deleted on WeChat's side; the message was not sent", templateID, title)
-	ids, err := s.Store.MessageFailTemplate(ctx, appID, templateID, reason, now)
+	ids, err := s.Queue.FailTemplate(ctx, appID, templateID, reason, now)
 	if err != nil {
 		return fmt.Errorf("fail messages of deleted template %s: %w", templateID, err)
 	}
@@ -722,35 +718,21 @@ func (s *Service) FindLibraryKeywords(ctx context.Context, appID string, kind wx
 	return out, nil
 }
 
-// RunSync syncs every app's templates at once and then every interval (0
-// means DefaultSyncInterval) until ctx ends. Failures are logged (and
-// given to OnSync) and retried at the next interval.
-func (s *Service) RunSync(ctx context.Context, interval time.Duration) {
-	interval = cmp.Or(interval, DefaultSyncInterval)
-	ctx = wxnotify.NewContextWithAPIKey(ctx, syncKey)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		s.syncAll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// SyncAll syncs every app's templates from WeChat: the template-sync job.
+// One app's failure is logged and does not stop the others; the error is
+// the database's.
+func (s *Service) SyncAll(ctx context.Context) error {
+	return s.syncAll(wxnotify.NewContextWithAPIKey(ctx, syncKey))
 }
 
-func (s *Service) syncAll(ctx context.Context) {
+func (s *Service) syncAll(ctx context.Context) error {
 	apps, err := s.Store.AppList(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			s.logger().ErrorContext(ctx, "template sync: list apps", "err", err)
-		}
-		return
+		return fmt.Errorf("template sync: list apps: %w", err)
 	}
 	for _, a := range apps {
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		added, removed, err := s.sync(ctx, a.AppID)
 		if err != nil && ctx.Err() == nil {
@@ -760,6 +742,7 @@ func (s *Service) syncAll(ctx context.Context) {
 			s.OnSync(a.AppID, added, removed, err)
 		}
 	}
+	return nil
 }
 
 // withToken calls f with the app's access_token; when WeChat rejects the

@@ -12,8 +12,10 @@ import (
 	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
+	"github.com/wxnotify/wxnotify/jobs"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
@@ -31,13 +33,13 @@ const (
 type testBundle struct {
 	sim      *wechatsim.Server
 	client   *wechat.Client
-	st       store.Store
+	st       store.Driver
 	tokens   *token.Service
 	catalog  *catalog.Service
 	messages *delivery.Service
 }
 
-func setup(t *testing.T, e storetest.Engine) *testBundle {
+func setup(t *testing.T, e testdb.Engine) *testBundle {
 	t.Helper()
 	sim := wechatsim.New(wechatsim.Options{})
 	sim.AddApp(wechatsim.App{AppID: appID, Secret: secret})
@@ -54,8 +56,8 @@ func setup(t *testing.T, e storetest.Engine) *testBundle {
 	}
 	tb := &testBundle{sim: sim, client: wechat.New(wechat.Options{BaseURL: srv.URL}), st: st}
 	tb.tokens = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: tb.client}}
-	tb.catalog = &catalog.Service{Store: st.(catalog.Store), Client: tb.client, Tokens: tb.tokens}
-	tb.messages = &delivery.Service{Store: st.(delivery.Store), Apps: apps, Templates: tb.catalog}
+	tb.catalog = &catalog.Service{Store: st, Queue: queue.New(st), Client: tb.client, Tokens: tb.tokens}
+	tb.messages = &delivery.Service{Queue: queue.New(st), Store: st, Apps: apps, Templates: tb.catalog}
 	return tb
 }
 
@@ -90,7 +92,7 @@ func msg(templateID string, data map[string]string) *wxnotify.Message {
 
 func forEngine(t *testing.T, f func(t *testing.T, tb *testBundle)) {
 	t.Helper()
-	for _, e := range storetest.Engines(t) {
+	for _, e := range testdb.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			f(t, setup(t, e))
@@ -393,7 +395,8 @@ func TestDeletedTemplateFailsQueuedMessages(t *testing.T) {
 	})
 }
 
-func TestRunSync(t *testing.T) {
+// TestSyncAll runs the template-sync job as serve does (a jobs.Runner).
+func TestSyncAll(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, tb *testBundle) {
 		tb.sim.AddTemplateDirect(appID, "发货通知", wechatsim.Keyword{Key: "thing1", Name: "商品"})
@@ -406,7 +409,8 @@ func TestRunSync(t *testing.T) {
 		tb.catalog.OnSync = func(app string, added, removed int, err error) { done <- result{app, added, removed, err} }
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
-		go func() { tb.catalog.RunSync(ctx, time.Hour); close(stopped) }()
+		r := &jobs.Runner{Entries: []jobs.Entry{{Name: "template_sync", Interval: time.Hour, Job: jobs.Func(tb.catalog.SyncAll)}}}
+		go func() { r.Run(ctx); close(stopped) }()
 		t.Cleanup(func() { cancel(); <-stopped })
 		for range 2 { // both apps, in appid order
 			r := <-done
@@ -424,7 +428,7 @@ func TestRunSync(t *testing.T) {
 		}
 		list, err := tb.catalog.FindTemplates(ctxAll(), appID)
 		if err != nil || len(list) != 1 {
-			t.Fatalf("after RunSync: %d templates, err=%v", len(list), err)
+			t.Fatalf("after the sync job: %d templates, err=%v", len(list), err)
 		}
 	})
 }

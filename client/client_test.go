@@ -17,9 +17,9 @@ import (
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/ledger"
-	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
@@ -40,7 +40,7 @@ type testBundle struct {
 	ledger *ledger.Service
 }
 
-func setup(t *testing.T, engine storetest.Engine) *testBundle {
+func setup(t *testing.T, engine testdb.Engine) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	sim := wechatsim.New(wechatsim.Options{})
@@ -63,9 +63,7 @@ func setup(t *testing.T, engine storetest.Engine) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := st.(delivery.Store)
-	bs := st.(store.BroadcastStore)
-	msgs := &delivery.Service{Store: ds, Apps: apps}
+	msgs := &delivery.Service{Queue: queue.New(st), Store: st, Apps: apps}
 	wctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	msgs.Start(wctx)
@@ -77,9 +75,9 @@ func setup(t *testing.T, engine storetest.Engine) *testBundle {
 	srv.APIKeyService = keys
 	srv.TokenService = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: wechat.New(wechat.Options{BaseURL: simSrv.URL})}}
 	srv.MessageService = msgs
-	srv.BroadcastService = &delivery.BroadcastService{Store: bs, Messages: msgs, Chunk: 100}
-	srv.ScheduleService = &delivery.ScheduleService{Store: bs}
-	srv.WebhookService = &delivery.WebhookService{Store: bs, Box: box}
+	srv.BroadcastService = &delivery.BroadcastService{Store: st, Messages: msgs, Chunk: 100}
+	srv.ScheduleService = &delivery.ScheduleService{Store: st}
+	srv.WebhookService = &delivery.WebhookService{Store: st, Box: box}
 	srv.CreditService = credits
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
@@ -101,7 +99,7 @@ func wantCode(t *testing.T, err error, code, field string) {
 
 func TestClient(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			tb := setup(t, engine)

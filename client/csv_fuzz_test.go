@@ -17,6 +17,10 @@ func FuzzCSVRecipients(f *testing.F) {
 		"\ufeffopenid,thing1\no1,书\no2,\n",
 		"thing1,openid\n\"a,b\",o1\n",
 		"name\no1\n", "", "openid\n\"unterminated\n", "openid,thing1\no1\n", " openid ,\no1,x\n",
+		// Empty cells and rows, CRLF and blank lines, bytes that are not UTF-8,
+		// stray quotes, rows of commas only.
+		"openid\n,", "openid,\n\xfb,\n\x80,", "openid\r\no1\r\n\r\no2", "openid\n\xa00\n\x8a0", "\n\r",
+		"\"\"\xff", "\"\"\"\"0", "\"\n\n\n0", ",,,,,,,,", "openid\n0\n0\n0\n0", "\xce        ",
 	} {
 		f.Add(s)
 	}

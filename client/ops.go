@@ -164,3 +164,15 @@ func (c *Client) CreditStats(ctx context.Context, p StatsParams) ([]*wxnotify.Cr
 	}
 	return out.Stocks, nil
 }
+
+// Jobs lists the scheduled jobs of the instance that answers, with their
+// last and next runs. Needs an operator's key (every app).
+func (c *Client) Jobs(ctx context.Context) ([]*wxnotify.JobStatus, error) {
+	var out struct {
+		Jobs []*wxnotify.JobStatus `json:"jobs"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/jobs", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return out.Jobs, nil
+}

@@ -23,7 +23,7 @@ const DefaultBroadcastChunk = 1000
 // Service: a broadcast is its messages, stored in chunks with EnqueueMany.
 // Store and Messages are required.
 type BroadcastService struct {
-	Store    store.BroadcastStore
+	Store    store.Executor
 	Messages *Service
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -266,27 +266,17 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 	return b, nil
 }
 
-// RunRecovery ends, every interval (a minute when zero), the broadcasts
-// whose upload a crash cut short, so they do not stay "accepting" forever:
-// they become "aborted" with the number of recipients actually stored.
-func (s *BroadcastService) RunRecovery(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = time.Minute
+// AbortStale marks aborted the broadcasts whose upload a crash cut short:
+// still accepting long after the longest upload allowed. Their stored
+// messages are delivered normally.
+func (s *BroadcastService) AbortStale(ctx context.Context) error {
+	now := s.now()
+	n, err := s.Store.BroadcastAbortStale(ctx, now.Add(-wxnotify.MaxBroadcastUpload-time.Minute), now)
+	if err != nil {
+		return fmt.Errorf("abort interrupted broadcasts: %w", err)
 	}
-	for {
-		now := s.now()
-		n, err := s.Store.BroadcastAbortStale(ctx, now.Add(-wxnotify.MaxBroadcastUpload-time.Minute), now)
-		if err != nil && ctx.Err() == nil {
-			s.logger().Error("abort interrupted broadcasts", "err", err)
-		} else if n > 0 {
-			s.logger().Warn("broadcasts whose upload was interrupted marked aborted", "count", n)
-		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	if n > 0 {
+		s.logger().Warn("broadcasts whose upload was interrupted marked aborted", "count", n)
 	}
+	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
@@ -29,8 +31,7 @@ const (
 // over it, on a fake clock.
 type bcastEnv struct {
 	open  storetest.OpenFunc
-	st    store.Store
-	bs    store.BroadcastStore
+	st    store.Driver
 	box   *seal.Box
 	msgs  *delivery.Service
 	bcast *delivery.BroadcastService
@@ -50,21 +51,20 @@ func (e *bcastEnv) set(t time.Time) {
 	e.now = t
 }
 
-func newBcastEnv(t *testing.T, engine storetest.Engine) *bcastEnv {
+func newBcastEnv(t *testing.T, engine testdb.Engine) *bcastEnv {
 	t.Helper()
 	key, _ := seal.ParseKey(seal.GenerateKey())
 	box, _ := seal.New(key)
 	e := &bcastEnv{open: engine.NewDB(t), box: box, now: time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)}
 	e.st = e.open(t)
-	e.bs = e.st.(store.BroadcastStore)
 	apps := &token.AppService{Store: e.st, Box: box}
 	for _, id := range []string{bcastApp, bcastOther} {
 		if err := apps.CreateApp(context.Background(), &wxnotify.App{AppID: id, Secret: "s"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.msgs = &delivery.Service{Store: e.st.(delivery.Store), Apps: apps, Now: e.clock}
-	e.bcast = &delivery.BroadcastService{Store: e.bs, Messages: e.msgs, Now: e.clock}
+	e.msgs = &delivery.Service{Queue: queue.New(e.st), Store: e.st, Apps: apps, Now: e.clock}
+	e.bcast = &delivery.BroadcastService{Store: e.st, Messages: e.msgs, Now: e.clock}
 	return e
 }
 
@@ -101,7 +101,7 @@ func newBroadcast() *wxnotify.Broadcast {
 
 func TestBroadcast(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("OK", func(t *testing.T) {
@@ -239,7 +239,7 @@ func TestBroadcastLarge(t *testing.T) {
 	}
 	t.Parallel()
 	const n = 100_000
-	e := newBcastEnv(t, storetest.Engine{Name: "sqlite", NewDB: storetest.NewSQLiteDB})
+	e := newBcastEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
 
 	runtime.GC()
 	var before runtime.MemStats

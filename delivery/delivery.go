@@ -1,6 +1,8 @@
 // Package delivery is the pipeline of a message, one way: accept (durable
 // before the caller's 202, group-committed) → claim (with a credit reserved
-// in the same transaction) → token → WeChat → record the outcome.
+// in the same transaction) → token → WeChat → record the outcome. The
+// queue's rules (claim, finish, expire, …) are package queue's; delivery
+// decides, from WeChat's answer, what each outcome is.
 //
 // The message table is the queue (docs/decisions.md). Each instance claims
 // only as many messages as it has free senders, so the messages it holds are
@@ -8,13 +10,3 @@
 // those that may have reached WeChat, and they are resolved as ambiguous
 // after their lease, never sent twice.
 package delivery
-
-import (
-	"github.com/wxnotify/wxnotify/store"
-)
-
-// Store is what delivery needs of the database.
-type Store interface {
-	store.Store
-	store.MessageStore
-}

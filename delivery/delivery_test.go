@@ -14,8 +14,10 @@ import (
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
+	"github.com/wxnotify/wxnotify/jobs"
 	"github.com/wxnotify/wxnotify/ledger"
-	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
@@ -44,7 +46,7 @@ type testBundle struct {
 	outcome   map[int64]string
 }
 
-func setup(t *testing.T, engine storetest.Engine) *testBundle {
+func setup(t *testing.T, engine testdb.Engine) *testBundle {
 	t.Helper()
 	sim := wechatsim.New(wechatsim.Options{})
 	sim.AddApp(wechatsim.App{AppID: appID, Secret: secret})
@@ -68,40 +70,46 @@ func setup(t *testing.T, engine storetest.Engine) *testBundle {
 		t.Fatal(err)
 	}
 	tb.ledger = &ledger.Service{Store: st}
-	tb.svc = &delivery.Service{Store: st.(delivery.Store), Apps: apps}
+	tb.svc = &delivery.Service{Queue: queue.New(st), Store: st, Apps: apps}
 	return tb
 }
 
 // pipeline starts one instance's pipeline on its own connections.
 func (tb *testBundle) pipeline(t *testing.T, name string, opts ...func(*delivery.Pipeline)) (*delivery.Pipeline, *atomic.Int64) {
 	t.Helper()
-	st := tb.open(t).(delivery.Store)
+	st := tb.open(t)
 	var sent atomic.Int64
+	q := &queue.Queue{Store: st, OnEnd: func(e queue.Ended) {
+		if e.State == wxnotify.MessageDelivered {
+			sent.Add(1)
+		}
+		tb.mu.Lock()
+		tb.outcome[e.Message.ID] = string(e.State)
+		tb.mu.Unlock()
+	}}
 	p := &delivery.Pipeline{
-		Store:               st,
-		Tokens:              &token.Service{Store: st, Box: tb.box, Fetcher: token.WeChatFetcher{Client: tb.client}, Holder: name},
-		Client:              tb.client,
-		Holder:              name,
-		MinBackoff:          time.Millisecond,
-		MaxBackoff:          5 * time.Millisecond,
-		PollInterval:        5 * time.Millisecond,
-		MaintenanceInterval: 20 * time.Millisecond,
-		OnOutcome: func(o delivery.Outcome) {
-			if o.State == string(wxnotify.MessageDelivered) {
-				sent.Add(1)
-			}
-			tb.mu.Lock()
-			tb.outcome[o.Message.ID] = o.State
-			tb.mu.Unlock()
-		},
+		Queue:        q,
+		Tokens:       &token.Service{Store: st, Box: tb.box, Fetcher: token.WeChatFetcher{Client: tb.client}, Holder: name},
+		Client:       tb.client,
+		Holder:       name,
+		MinBackoff:   time.Millisecond,
+		MaxBackoff:   5 * time.Millisecond,
+		PollInterval: 5 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(p)
 	}
+	// The pipeline's scheduled jobs, as serve runs them, only faster.
+	maint := &jobs.Runner{Entries: []jobs.Entry{
+		{Name: "lease_recovery", Interval: 20 * time.Millisecond, Job: jobs.Func(p.RecoverLeases)},
+		{Name: "message_expiry", Interval: 20 * time.Millisecond, Job: jobs.Func(p.ExpireMessages)},
+		{Name: "waiting_requeue", Interval: 20 * time.Millisecond, Job: jobs.Func(p.RequeueWaiting)},
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { p.Run(ctx); done <- struct{}{} }()
+	go func() { maint.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	tb.svc.Wake = p.Wake
 	return p, &sent
 }
@@ -176,7 +184,7 @@ func wantState(t *testing.T, m *wxnotify.Message, want wxnotify.MessageState) {
 
 func TestPipeline(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 
@@ -368,7 +376,7 @@ func TestPipeline(t *testing.T) {
 // every message is delivered exactly once and both send.
 func TestPipeline_TwoInstances(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			tb := setup(t, engine)
@@ -452,7 +460,7 @@ func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
 // its bound, however many senders are free.
 func TestPipeline_AppConcurrency(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, storetest.Engines(t)[0])
+	tb := setup(t, testdb.Engines(t)[0])
 	tb.sim.SetLatency(10*time.Millisecond, 0)
 	counter := &inFlight{rt: http.DefaultTransport}
 	tb.client = wechat.New(wechat.Options{BaseURL: tb.clientURL, HTTPClient: &http.Client{Transport: counter}})
@@ -476,21 +484,21 @@ func TestPipeline_AppConcurrency(t *testing.T) {
 // arrived before the recovery or after; without one they stay ambiguous.
 func TestPipeline_AmbiguousResolvedBySentEvent(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			tb := setup(t, engine)
 			tb.grant(t, user, 3)
 			ids := []int64{tb.enqueue(t, &wxnotify.Message{}), tb.enqueue(t, &wxnotify.Message{}), tb.enqueue(t, &wxnotify.Message{})}
 			// An instance claims all three and dies before recording anything.
-			st := tb.open(t).(delivery.Store)
+			st := tb.open(t)
 			now := time.Now()
-			claimed, err := st.MessageClaim(context.Background(), &store.MessageClaimParams{Holder: "dead", Now: now,
+			claimed, err := queue.New(st).Claim(context.Background(), &queue.ClaimParams{Holder: "dead", Now: now,
 				LeaseUntil: now.Add(50 * time.Millisecond), Limit: 10, CreditCutoff: now})
 			if err != nil || len(claimed) != 3 {
 				t.Fatalf("claim=%d, %v", len(claimed), err)
 			}
-			resolver := &delivery.EventResolver{Events: tb.ledger, Store: st}
+			resolver := &delivery.EventResolver{Events: tb.ledger, Queue: queue.New(st)}
 			sent := func(msgID string) {
 				t.Helper()
 				if err := resolver.HandleEvents(context.Background(), []*wxnotify.Event{{AppID: appID, Type: wxnotify.EventSubscribeSent,

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/wechat"
 )
@@ -48,22 +49,13 @@ const (
 	// DefaultRetention is how long terminal messages (and their attempts)
 	// are kept for callers to query before the retention job deletes them.
 	DefaultRetention = 30 * 24 * time.Hour
-	// DefaultMaintenanceInterval is how often expired leases are recovered,
-	// expired messages closed and waiting messages requeued.
-	DefaultMaintenanceInterval = time.Second
 )
 
-// Outcome is a message that reached a terminal state in this instance.
-type Outcome struct {
-	Message *store.Message
-	State   string
-	Attempt *store.Attempt
-}
-
-// Pipeline claims due messages and sends them. Store, Tokens and Client
-// are required.
+// Pipeline claims due messages and sends them. Queue, Tokens and Client
+// are required. It decides each outcome from WeChat's answer; the queue
+// records it (and its webhook events) in one transaction.
 type Pipeline struct {
-	Store  Store
+	Queue  *queue.Queue
 	Tokens wxnotify.TokenService
 	Client *wechat.Client
 	// Holder names this instance in claims; random when empty.
@@ -82,16 +74,9 @@ type Pipeline struct {
 	AppBurst     int
 	// AppConcurrency bounds one app's sends in flight, so one busy app
 	// cannot take every sender; 0 means Concurrency (no bound of its own).
-	AppConcurrency      int
-	MaintenanceInterval time.Duration
+	AppConcurrency int
 	// Retention keeps terminal messages this long (DefaultRetention).
 	Retention time.Duration
-	// CreditMargin is cut from legacy credits' lifetime (default
-	// wxnotify.DefaultCreditSafetyMargin).
-	CreditMargin time.Duration
-	// OnOutcome, when set, is called for every message that reaches a
-	// terminal state here (webhooks, metrics). It must not block.
-	OnOutcome func(Outcome)
 	// OnAttempt, when set, is called after every WeChat call (metrics).
 	OnAttempt func(m *store.Message, a *store.Attempt)
 
@@ -99,7 +84,7 @@ type Pipeline struct {
 	wake     chan struct{}
 	freed    chan struct{} // a sender finished
 	slots    chan struct{}
-	results  chan *store.MessageFinishParams
+	results  chan *queue.FinishParams
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 	appSlots map[string]chan struct{} // per-app semaphores, under limMu
@@ -128,8 +113,6 @@ func (p *Pipeline) init() {
 		p.PollInterval = orDur(p.PollInterval, DefaultPollInterval)
 		p.MinBackoff = orDur(p.MinBackoff, DefaultMinBackoff)
 		p.MaxBackoff = orDur(p.MaxBackoff, DefaultMaxBackoff)
-		p.MaintenanceInterval = orDur(p.MaintenanceInterval, DefaultMaintenanceInterval)
-		p.CreditMargin = orDur(p.CreditMargin, wxnotify.DefaultCreditSafetyMargin)
 		p.Retention = orDur(p.Retention, DefaultRetention)
 		if p.AppRate == 0 {
 			p.AppRate = DefaultAppRate
@@ -137,7 +120,7 @@ func (p *Pipeline) init() {
 		p.wake = make(chan struct{}, 1)
 		p.freed = make(chan struct{}, 1)
 		p.slots = make(chan struct{}, p.Concurrency)
-		p.results = make(chan *store.MessageFinishParams, p.Concurrency)
+		p.results = make(chan *queue.FinishParams, p.Concurrency)
 		p.limiters = make(map[string]*rate.Limiter)
 		p.appSlots = make(map[string]chan struct{})
 		p.AppConcurrency = orInt(p.AppConcurrency, p.Concurrency)
@@ -162,8 +145,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var sends sync.WaitGroup
 	finished := make(chan struct{})
 	go func() { p.finishLoop(); close(finished) }()
-	maintDone := make(chan struct{})
-	go func() { p.maintain(ctx); close(maintDone) }()
 
 	// Under a backlog, claim in batches: wait (briefly) until a quarter of
 	// the senders are free, so that one claim transaction serves many
@@ -192,10 +173,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		now := p.Now()
-		msgs, err := p.Store.MessageClaim(ctx, &store.MessageClaimParams{
-			Holder: p.Holder, Now: now, LeaseUntil: now.Add(p.LeaseTTL),
-			Limit: min(free, p.ClaimBatch), CreditCutoff: now.Add(p.CreditMargin),
+		msgs, err := p.Queue.Claim(ctx, &queue.ClaimParams{
+			Holder: p.Holder, LeaseTTL: p.LeaseTTL, Limit: min(free, p.ClaimBatch),
 		})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -206,12 +185,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		for _, m := range msgs {
 			if m.State != string(wxnotify.MessageSending) {
-				// No credit: the claim already moved it (no_credit or
-				// waiting_credit); report terminal ones.
-				if wxnotify.MessageState(m.State).Terminal() {
-					p.outcome(Outcome{Message: m, State: m.State})
-				}
-				continue
+				continue // no credit: the claim moved and recorded it
 			}
 			p.slots <- struct{}{}
 			sends.Add(1)
@@ -240,14 +214,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	sends.Wait()
 	close(p.results)
 	<-finished
-	<-maintDone
 	return nil
 }
 
 // finishLoop records outcomes in batches: it blocks for one, takes all that
 // are waiting, and writes them in one transaction.
 func (p *Pipeline) finishLoop() {
-	batch := make([]*store.MessageFinishParams, 0, p.ClaimBatch)
+	batch := make([]*queue.FinishParams, 0, p.ClaimBatch)
 	for f := range p.results {
 		batch = append(batch[:0], f)
 	fill:
@@ -266,10 +239,10 @@ func (p *Pipeline) finishLoop() {
 	}
 }
 
-func (p *Pipeline) record(batch []*store.MessageFinishParams) {
+func (p *Pipeline) record(batch []*queue.FinishParams) {
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		applied, err := p.Store.MessageFinishMany(ctx, batch)
+		applied, err := p.Queue.Finish(ctx, batch)
 		cancel()
 		if err == nil {
 			for i, ok := range applied {
@@ -293,18 +266,20 @@ func (p *Pipeline) record(batch []*store.MessageFinishParams) {
 
 // send makes the WeChat call for one claimed message and decides what
 // happens next from the error's class.
-func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFinishParams {
-	f := &store.MessageFinishParams{ID: m.ID, Holder: p.Holder}
+// The outcome's Now is left zero: the queue records it on the database's
+// clock, and retries are due RetryAfter from then.
+func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishParams {
+	f := &queue.FinishParams{ID: m.ID, Holder: p.Holder}
 	if until, ok := p.pausedUntil(m.AppID); ok {
 		// The app's daily quota is spent: hold the message, keep its credit.
-		f.Now, f.State, f.RunAt, f.LastError = p.Now(), string(wxnotify.MessageQueued), until, "app paused: daily quota (45009) spent"
+		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "app paused: daily quota (45009) spent"
 		return f
 	}
 	slot := p.appSlot(m.AppID)
 	slot <- struct{}{}
 	defer func() { <-slot }()
 	if err := p.limiter(m.AppID).Wait(ctx); err != nil {
-		f.Now, f.State, f.RunAt = p.Now(), string(wxnotify.MessageQueued), p.Now()
+		f.State, f.RetryAfter = string(wxnotify.MessageQueued), time.Millisecond // due again at once
 		return f
 	}
 	tok, err := p.Tokens.Token(ctx, m.AppID)
@@ -334,7 +309,6 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		p.OnAttempt(m, a)
 	}
 	f.Attempt = a
-	f.Now = p.Now()
 	var netErr *wechat.NetError
 	switch class := wechat.ClassOf(err); {
 	case errors.As(err, &netErr) && wrote.Load():
@@ -344,22 +318,18 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		// credit spent.
 		f.State = string(wxnotify.MessageAmbiguous)
 		f.LastError = "no answer from WeChat after the request was sent (" + a.ErrMsg + "); it may have been delivered, so it is not sent again"
-		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 	case class == "":
 		f.State, f.MsgID = string(wxnotify.MessageDelivered), msgID
-		m.MsgID = msgID
-		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 	case class == wechat.ClassCredit:
 		// This credit is bad: kill it; the next claim takes the user's next
 		// one, or ends in no_credit.
-		f.State, f.RunAt, f.KillCreditReason = string(wxnotify.MessageQueued), f.Now, fmt.Sprintf("errcode %d", a.ErrCode)
+		f.State, f.RetryAfter, f.KillCreditReason = string(wxnotify.MessageQueued), time.Millisecond, fmt.Sprintf("errcode %d", a.ErrCode)
 		f.LastError = a.ErrMsg
 		if m.Attempts >= p.MaxAttempts {
 			f.State, f.LastError = string(wxnotify.MessageFailed), "credit rejected on every attempt: "+a.ErrMsg
-			p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 		}
 	case class == wechat.ClassQuota:
-		until := nextQuotaReset(f.Now)
+		until := nextQuotaReset(p.Now())
 		p.pause(m.AppID, until)
 		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "daily quota (45009) spent; held until it resets"
 	case class == wechat.ClassRetry, class == wechat.ClassToken:
@@ -369,20 +339,18 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *store.MessageFin
 		// WeChat refused the request itself, so the user's permission was
 		// not used: give it back.
 		f.RefundCredit = m.CreditID != 0
-		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 	}
 	return f
 }
 
-func (p *Pipeline) retryOrFail(f *store.MessageFinishParams, m *store.Message, a *store.Attempt, reason string) *store.MessageFinishParams {
-	f.Now, f.Attempt, f.LastError = p.Now(), a, reason
+func (p *Pipeline) retryOrFail(f *queue.FinishParams, m *store.Message, a *store.Attempt, reason string) *queue.FinishParams {
+	f.Attempt, f.LastError = a, reason
 	if m.Attempts >= p.MaxAttempts {
 		f.State = string(wxnotify.MessageFailed)
 		f.LastError = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
-		p.outcome(Outcome{Message: m, State: f.State, Attempt: a})
 		return f
 	}
-	f.State, f.RunAt = string(wxnotify.MessageQueued), f.Now.Add(p.backoff(m.Attempts))
+	f.State, f.RetryAfter = string(wxnotify.MessageQueued), p.backoff(m.Attempts)
 	return f
 }
 
@@ -429,12 +397,6 @@ func (p *Pipeline) attemptRecord(m *store.Message, start time.Time, err error) *
 	return a
 }
 
-func (p *Pipeline) outcome(o Outcome) {
-	if p.OnOutcome != nil {
-		p.OnOutcome(o)
-	}
-}
-
 func (p *Pipeline) limiter(appID string) *rate.Limiter {
 	p.limMu.Lock()
 	defer p.limMu.Unlock()
@@ -471,70 +433,6 @@ func (p *Pipeline) pausedUntil(appID string) (time.Time, bool) {
 	defer p.pauseMu.Unlock()
 	until, ok := p.paused[appID]
 	return until, ok && p.Now().Before(until)
-}
-
-// maintain runs the pipeline's own scheduled work until ctx ends: lease
-// recovery, expiry and requeueing every MaintenanceInterval, retention
-// hourly.
-func (p *Pipeline) maintain(ctx context.Context) {
-	var lastPurge time.Time
-	for {
-		now := p.Now()
-		if now.Sub(lastPurge) >= time.Hour {
-			lastPurge = now
-			for {
-				n, err := p.Store.MessagePurge(ctx, now.Add(-p.Retention), 1000)
-				if err != nil {
-					if ctx.Err() == nil {
-						p.Logger.Error("purge old messages", "err", err)
-					}
-					break
-				}
-				if n > 0 {
-					p.Logger.Info("purged old messages", "count", n)
-				}
-				if n < 1000 {
-					break
-				}
-			}
-		}
-		if ids, err := p.Store.MessageRecover(ctx, now); err != nil && ctx.Err() == nil {
-			p.Logger.Error("recover expired leases", "err", err)
-		} else if len(ids) > 0 {
-			// WeChat's subscribe_msg_sent_event, where it arrived, says what
-			// happened; the rest stay ambiguous (and EventResolver settles
-			// them if the event comes later).
-			var resolved int
-			for _, id := range ids {
-				state, err := p.Store.MessageResolveAmbiguous(ctx, id, now)
-				if err != nil {
-					p.Logger.Error("resolve ambiguous message", "message_id", id, "err", err)
-				}
-				if state != "" {
-					resolved++
-				} else {
-					state = string(wxnotify.MessageAmbiguous)
-				}
-				p.outcome(Outcome{Message: &store.Message{ID: id}, State: state})
-			}
-			p.Logger.Warn("messages of a lost instance recovered", "count", len(ids), "resolved_by_sent_event", resolved)
-		}
-		if ids, err := p.Store.MessageExpire(ctx, now); err != nil && ctx.Err() == nil {
-			p.Logger.Error("expire messages", "err", err)
-		} else {
-			for _, id := range ids {
-				p.outcome(Outcome{Message: &store.Message{ID: id}, State: string(wxnotify.MessageExpired)})
-			}
-		}
-		if n, err := p.Store.MessageRequeueWaiting(ctx, now, now.Add(p.CreditMargin)); err != nil && ctx.Err() == nil {
-			p.Logger.Error("requeue waiting messages", "err", err)
-		} else if n > 0 {
-			p.Wake()
-		}
-		if !p.sleep(ctx, p.MaintenanceInterval) {
-			return
-		}
-	}
 }
 
 func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {

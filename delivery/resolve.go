@@ -5,19 +5,18 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 )
 
 // EventResolver is the EventService the callback hands WeChat's pushes to:
 // it passes them to the ledger (Events), then lets each
 // subscribe_msg_sent_event settle an ambiguous message of the same user and
-// template that it may be the record of (store.MessageResolveAmbiguous).
+// template that it may be the record of (queue.ResolveAmbiguous, which
+// records the outcome).
 type EventResolver struct {
 	Events wxnotify.EventService
-	Store  Store
-	Now    func() time.Time
-	// OnOutcome, when set, is told of each message the events settle.
-	OnOutcome func(Outcome)
+	Queue  *queue.Queue
 }
 
 var _ wxnotify.EventService = (*EventResolver)(nil)
@@ -27,15 +26,11 @@ func (r *EventResolver) HandleEvents(ctx context.Context, events []*wxnotify.Eve
 	if err := r.Events.HandleEvents(ctx, events); err != nil {
 		return err
 	}
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
 	for _, e := range events {
 		if e.Type != wxnotify.EventSubscribeSent || e.MsgID == "" {
 			continue
 		}
-		candidates, err := r.Store.MessageList(ctx, &store.MessageListParams{
+		candidates, err := r.Queue.Store.MessageList(ctx, &store.MessageListParams{
 			AppIDs: []string{e.AppID}, OpenID: e.OpenID, State: string(wxnotify.MessageAmbiguous), Limit: 50,
 		})
 		if err != nil {
@@ -47,14 +42,11 @@ func (r *EventResolver) HandleEvents(ctx context.Context, events []*wxnotify.Eve
 			if m.TemplateID != e.TemplateID {
 				continue
 			}
-			state, err := r.Store.MessageResolveAmbiguous(ctx, m.ID, now())
+			state, err := r.Queue.ResolveAmbiguous(ctx, m.ID, time.Time{})
 			if err != nil {
 				return err
 			}
 			if state != "" {
-				if r.OnOutcome != nil {
-					r.OnOutcome(Outcome{Message: m, State: state})
-				}
 				break
 			}
 		}

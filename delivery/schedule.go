@@ -71,7 +71,7 @@ func nextOccurrence(sched cron.Schedule, t time.Time) time.Time {
 
 // ScheduleService implements wxnotify.ScheduleService. Store is required.
 type ScheduleService struct {
-	Store store.BroadcastStore
+	Store store.Executor
 	Now   func() time.Time
 }
 
@@ -261,7 +261,7 @@ func scheduleFromRow(r *store.Schedule) (*wxnotify.Schedule, error) {
 }
 
 // Scheduler fires due schedules: it claims them (one instance per
-// occurrence, see store.BroadcastStore), enqueues each occurrence's messages
+// occurrence, see store.Executor), enqueues each occurrence's messages
 // with idempotency keys "schedule:<id>:<occurrence unix>:<openid>", and
 // advances the schedule to its next occurrence after now. Store and Messages
 // are required.
@@ -270,7 +270,7 @@ func scheduleFromRow(r *store.Schedule) (*wxnotify.Schedule, error) {
 // the occurrence is fired again (by any instance), and the idempotency keys
 // make the retry store each message once.
 type Scheduler struct {
-	Store    store.BroadcastStore
+	Store    store.Executor
 	Messages *Service
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -300,25 +300,17 @@ func (s *Scheduler) defaults() {
 	s.ClaimBatch = orInt(s.ClaimBatch, DefaultScheduleClaimBatch)
 }
 
-// Run fires due schedules every PollInterval until ctx ends.
-func (s *Scheduler) Run(ctx context.Context) error {
+// FireDue fires every schedule due now, a claim batch at a time: the
+// schedules job.
+func (s *Scheduler) FireDue(ctx context.Context) error {
 	s.defaults()
-	t := time.NewTicker(s.PollInterval)
-	defer t.Stop()
 	for {
-		for {
-			n, err := s.Tick(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.Logger.Error("fire schedules", "err", err)
-			}
-			if err != nil || n < s.ClaimBatch {
-				break
-			}
+		n, err := s.Tick(ctx)
+		if err != nil {
+			return fmt.Errorf("fire schedules: %w", err)
 		}
-		select {
-		case <-ctx.Done():
+		if n < s.ClaimBatch {
 			return nil
-		case <-t.C:
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,12 @@ func FuzzParseSchedule(f *testing.F) {
 		{"*/5 * * * 1-5", "America/New_York"}, {"0 0 30 2 *", ""}, {"TZ=UTC 0 9 * * *", ""},
 		{"0 9 * * * *", ""}, {"60 * * * *", ""}, {"0 9 * * *", "Local"}, {"0 9 * * *", "Mars/Base"},
 		{"@every 2562047h", ""}, {"0-59/0 * * * *", ""}, {"", ""},
+		// Time zones that are not names (NUL, newline, bytes that are not
+		// UTF-8, a path, a very long one); specs with too many fields, no
+		// unit, a bare descriptor, long numbers and bytes that are not UTF-8.
+		{"0", "\x00\x00\x00\x00"}, {"0", "\n"}, {"0", "\xf6\xf6\xf6\xf6"}, {"0", "../../etc/passwd"},
+		{"0", "\"\""}, {"0 9 * * *", strings.Repeat("0", 128)}, {"0 0 0 0 0 0 0 0", ""}, {"@every 1", ""}, {"@", ""},
+		{"0000000000000000 * * * *", ""}, {"0 0 1 A 0", ""}, {"\xb20 * * * *", ""}, {"忯", ""},
 	} {
 		f.Add(s[0], s[1])
 	}

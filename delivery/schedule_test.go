@@ -9,8 +9,8 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 var shanghai = func() *time.Location {
@@ -39,14 +39,14 @@ func scheduleMessages(t *testing.T, e *bcastEnv, id int64) []*store.Message {
 
 func TestScheduler(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			// setup: a schedule at 09:00 Shanghai to o1 and o2, created
 			// at 08:30 Shanghai on 1 January 2026 (00:30 UTC).
 			setup := func(t *testing.T) (*bcastEnv, *delivery.ScheduleService, *wxnotify.Schedule) {
 				e := newBcastEnv(t, engine)
-				svc := &delivery.ScheduleService{Store: e.bs, Now: e.clock}
+				svc := &delivery.ScheduleService{Store: e.st, Now: e.clock}
 				sc := &wxnotify.Schedule{
 					AppID: bcastApp, Name: "早安", Cron: "0 9 * * *", Timezone: "Asia/Shanghai",
 					Message: wxnotify.ScheduleMessage{OpenIDs: []string{"o1", "o2"}, TemplateID: "TPL", Data: map[string]string{"thing1": "早安"}},
@@ -57,7 +57,7 @@ func TestScheduler(t *testing.T) {
 				return e, svc, sc
 			}
 			scheduler := func(e *bcastEnv, holder string) *delivery.Scheduler {
-				return &delivery.Scheduler{Store: e.bs, Messages: e.msgs, Now: e.clock, Holder: holder}
+				return &delivery.Scheduler{Store: e.st, Messages: e.msgs, Now: e.clock, Holder: holder}
 			}
 			nineAM := time.Date(2026, 1, 1, 9, 0, 0, 0, shanghai)
 
@@ -115,7 +115,7 @@ func TestScheduler(t *testing.T) {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
 				// Undo the advance, as if it never happened.
-				if _, err := e.bs.ScheduleSetState(context.Background(), &store.ScheduleSetStateParams{
+				if _, err := e.st.ScheduleSetState(context.Background(), &store.ScheduleSetStateParams{
 					ID: sc.ID, State: "active", NextRunAt: nineAM, Now: nineAM,
 				}); err != nil {
 					t.Fatal(err)
@@ -138,7 +138,7 @@ func TestScheduler(t *testing.T) {
 					claimed int
 				)
 				for i := range instances {
-					st := e.open(t).(store.BroadcastStore)
+					st := e.open(t)
 					s := &delivery.Scheduler{Store: st, Messages: e.msgs, Now: e.clock, Holder: fmt.Sprint("i", i)}
 					wg.Go(func() {
 						n, err := s.Tick(context.Background())
@@ -209,7 +209,7 @@ func TestScheduler(t *testing.T) {
 			t.Run("CreateErrors", func(t *testing.T) {
 				t.Parallel()
 				e := newBcastEnv(t, engine)
-				svc := &delivery.ScheduleService{Store: e.bs, Now: e.clock}
+				svc := &delivery.ScheduleService{Store: e.st, Now: e.clock}
 				for _, tc := range []struct {
 					name  string
 					edit  func(*wxnotify.Schedule)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 )
 
@@ -27,16 +28,15 @@ const (
 // wxnotify.MessageService. Accepting writes nothing but the message row:
 // the pipeline does the rest.
 type Service struct {
-	Store  Store
+	// Queue stores accepted messages and cancels them; Store reads them.
+	Queue  *queue.Queue
+	Store  store.Executor
 	Apps   wxnotify.AppService
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Wake, when set, is called after messages are stored, so an idle
 	// pipeline in this process starts at once instead of at its next poll.
 	Wake func()
-	// OnOutcome, when set, is called when the service itself ends a
-	// message (cancel), as the pipeline does for the outcomes it decides.
-	OnOutcome func(Outcome)
 	// InsertBatch and Flushers tune the group commit (0: defaults).
 	InsertBatch int
 	Flushers    int
@@ -55,7 +55,7 @@ type Service struct {
 var _ wxnotify.MessageService = (*Service)(nil)
 
 type insertReq struct {
-	p    *store.MessageInsertParams
+	p    *queue.InsertParams
 	done chan insertResp
 }
 
@@ -76,7 +76,7 @@ func (s *Service) Start(ctx context.Context) {
 		if n <= 0 {
 			n = DefaultFlushers
 		}
-		if s.Store.Engine() == "sqlite" {
+		if s.Queue.Store.Capabilities().SingleWriter {
 			n = 1
 		}
 		s.reqs = make(chan *insertReq, 4*batch)
@@ -91,7 +91,7 @@ func (s *Service) Start(ctx context.Context) {
 // transaction, and answers each.
 func (s *Service) flush(ctx context.Context, batch int) {
 	reqs := make([]*insertReq, 0, batch)
-	ps := make([]*store.MessageInsertParams, 0, batch)
+	ps := make([]*queue.InsertParams, 0, batch)
 	for {
 		reqs, ps = reqs[:0], ps[:0]
 		select {
@@ -112,12 +112,12 @@ func (s *Service) flush(ctx context.Context, batch int) {
 		for _, r := range reqs {
 			ps = append(ps, r.p)
 		}
-		res, err := s.Store.MessageInsertMany(context.WithoutCancel(ctx), ps)
+		res, err := s.Queue.Insert(context.WithoutCancel(ctx), ps)
 		if err != nil && len(reqs) > 1 {
 			// Isolate the request at fault: one bad row must not fail the
 			// others that shared its transaction.
 			for _, r := range reqs {
-				one, err := s.Store.MessageInsertMany(context.WithoutCancel(ctx), []*store.MessageInsertParams{r.p})
+				one, err := s.Queue.Insert(context.WithoutCancel(ctx), []*queue.InsertParams{r.p})
 				if err != nil {
 					r.done <- insertResp{err: err}
 				} else {
@@ -165,7 +165,7 @@ func (s *Service) Enqueue(ctx context.Context, m *wxnotify.Message) (bool, error
 	if err := s.checkApp(ctx, m.AppID, now); err != nil {
 		return false, err
 	}
-	p, err := insertParams(m, now)
+	p, err := insertParams(m)
 	if err != nil {
 		return false, err
 	}
@@ -190,8 +190,7 @@ func (s *Service) Enqueue(ctx context.Context, m *wxnotify.Message) (bool, error
 // EnqueueMany stores several messages (a broadcast chunk) in one commit.
 // Every message must have passed Prepare; access is checked per app.
 func (s *Service) EnqueueMany(ctx context.Context, ms []*wxnotify.Message) error {
-	now := s.now()
-	ps := make([]*store.MessageInsertParams, len(ms))
+	ps := make([]*queue.InsertParams, len(ms))
 	for i, m := range ms {
 		if err := wxnotify.CheckAppAccess(ctx, m.AppID); err != nil {
 			return err
@@ -201,13 +200,13 @@ func (s *Service) EnqueueMany(ctx context.Context, ms []*wxnotify.Message) error
 				return err
 			}
 		}
-		p, err := insertParams(m, now)
+		p, err := insertParams(m)
 		if err != nil {
 			return err
 		}
 		ps[i] = p
 	}
-	res, err := s.Store.MessageInsertMany(ctx, ps)
+	res, err := s.Queue.Insert(ctx, ps)
 	if err != nil {
 		return fmt.Errorf("store messages: %w", err)
 	}
@@ -220,7 +219,7 @@ func (s *Service) EnqueueMany(ctx context.Context, ms []*wxnotify.Message) error
 	return nil
 }
 
-func (s *Service) insert(ctx context.Context, p *store.MessageInsertParams) (store.MessageInsertResult, error) {
+func (s *Service) insert(ctx context.Context, p *queue.InsertParams) (store.MessageInsertResult, error) {
 	s.Start(context.Background())
 	r := &insertReq{p: p, done: make(chan insertResp, 1)}
 	select {
@@ -328,7 +327,7 @@ func (s *Service) CancelMessage(ctx context.Context, id int64) (*wxnotify.Messag
 	if _, _, err := s.FindMessageByID(ctx, id); err != nil {
 		return nil, err
 	}
-	row, err := s.Store.MessageCancel(ctx, id, s.now())
+	row, err := s.Queue.Cancel(ctx, id, time.Time{})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "message %d not found", id)
@@ -341,28 +340,24 @@ func (s *Service) CancelMessage(ctx context.Context, id int64) (*wxnotify.Messag
 	case err != nil:
 		return nil, fmt.Errorf("cancel message: %w", err)
 	}
-	if s.OnOutcome != nil {
-		s.OnOutcome(Outcome{Message: row, State: row.State})
-	}
 	return messageFromRow(row), nil
 }
 
-func insertParams(m *wxnotify.Message, now time.Time) (*store.MessageInsertParams, error) {
+// insertParams is the row of an accepted message. Its Now and, unless
+// SendAt is set, its RunAt are left zero: the queue takes them from the
+// database's clock, so this instance's clock never shifts a due time.
+func insertParams(m *wxnotify.Message) (*queue.InsertParams, error) {
 	data, err := json.Marshal(m.Data)
 	if err != nil {
 		return nil, err
 	}
-	runAt := m.SendAt
-	if runAt.IsZero() || runAt.Before(now) {
-		runAt = now
-	}
-	return &store.MessageInsertParams{
+	return &queue.InsertParams{MessageInsertParams: store.MessageInsertParams{
 		AppID: m.AppID, OpenID: m.OpenID, Kind: string(m.Kind), TemplateID: m.TemplateID,
 		Data: data, Page: m.Page, MiniprogramState: m.MiniprogramState, Lang: m.Lang,
-		EmphasisKeyword: m.EmphasisKeyword, RunAt: runAt, ExpiresAt: m.ExpiresAt,
+		EmphasisKeyword: m.EmphasisKeyword, RunAt: m.SendAt, ExpiresAt: m.ExpiresAt,
 		WaitForCredit: m.WaitForCredit, IdempotencyKey: m.IdempotencyKey,
-		BroadcastID: m.BroadcastID, ScheduleID: m.ScheduleID, Now: now,
-	}, nil
+		BroadcastID: m.BroadcastID, ScheduleID: m.ScheduleID,
+	}}, nil
 }
 
 func messageFromRow(r *store.Message) *wxnotify.Message {

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,13 +29,6 @@ import (
 
 // Defaults of webhook delivery; a zero field means its default.
 const (
-	// DefaultWebhookBuffer is how many outcomes WebhookOutbox holds in
-	// memory before it drops new ones.
-	DefaultWebhookBuffer = 10000
-	// DefaultWebhookFlushInterval and DefaultWebhookFlushBatch: the outbox
-	// writes what it holds every interval, or as soon as it holds a batch.
-	DefaultWebhookFlushInterval = 100 * time.Millisecond
-	DefaultWebhookFlushBatch    = 500
 	// DefaultWebhookConcurrency bounds the requests in flight per instance.
 	DefaultWebhookConcurrency = 16
 	// DefaultWebhookTimeout bounds one request, connection included.
@@ -60,18 +52,12 @@ const (
 	maxWebhookRedirects = 3
 )
 
-// WebhookStore is what webhook delivery needs of the database.
-type WebhookStore interface {
-	store.BroadcastStore
-	MessageGet(ctx context.Context, id int64) (*store.Message, error)
-}
-
 func webhookSecretContext(appID string) string { return "webhook_secret:" + appID }
 
 // WebhookService implements wxnotify.WebhookService. Store and Box are
 // required: secrets are sealed with Box, as app secrets are.
 type WebhookService struct {
-	Store store.BroadcastStore
+	Store store.Executor
 	Box   *seal.Box
 	Now   func() time.Time
 }
@@ -161,157 +147,6 @@ func (s *WebhookService) DeleteWebhook(ctx context.Context, id int64) error {
 	return nil
 }
 
-// WebhookOutbox turns the pipeline's terminal outcomes into durable outbox
-// rows (store.WebhookOutboxInsertMany), one per webhook of the app. Set
-// Pipeline.OnOutcome to its OnOutcome and run Run beside the pipeline.
-//
-// OnOutcome never blocks delivery: it puts the event in a bounded in-memory
-// buffer, written out every FlushInterval or FlushBatch events. The
-// trade-off: if the buffer is full (the database is slower than delivery,
-// or down), new events are dropped, counted (Dropped) and logged, rather
-// than slowing sends; events still in the buffer when the process dies are
-// lost too. Either way the message's state in the store stays right, so a
-// receiver that misses an event can read GET /v1/messages/{id}. Webhooks
-// are a notification, not the record.
-type WebhookOutbox struct {
-	Store  WebhookStore
-	Now    func() time.Time
-	Logger *slog.Logger
-
-	Buffer        int
-	FlushInterval time.Duration
-	FlushBatch    int
-
-	initOnce sync.Once
-	events   chan wxnotify.WebhookEvent
-	dropped  atomic.Int64
-}
-
-func (o *WebhookOutbox) init() {
-	o.initOnce.Do(func() {
-		if o.Now == nil {
-			o.Now = time.Now
-		}
-		if o.Logger == nil {
-			o.Logger = slog.New(slog.DiscardHandler)
-		}
-		o.FlushInterval = orDur(o.FlushInterval, DefaultWebhookFlushInterval)
-		o.FlushBatch = orInt(o.FlushBatch, DefaultWebhookFlushBatch)
-		o.events = make(chan wxnotify.WebhookEvent, orInt(o.Buffer, DefaultWebhookBuffer))
-	})
-}
-
-// Dropped returns how many events were dropped because the buffer was full
-// or the database refused them.
-func (o *WebhookOutbox) Dropped() int64 { return o.dropped.Load() }
-
-// OnOutcome queues the event of a terminal outcome; it never blocks.
-func (o *WebhookOutbox) OnOutcome(oc Outcome) {
-	o.init()
-	state := wxnotify.MessageState(oc.State)
-	if !state.Terminal() || oc.Message == nil {
-		return
-	}
-	m := oc.Message
-	e := wxnotify.WebhookEvent{
-		Event: wxnotify.WebhookEventName(state), MessageID: m.ID, AppID: m.AppID, OpenID: m.OpenID,
-		State: state, MsgID: m.MsgID, ErrMsg: m.LastError, At: o.Now().UTC(),
-	}
-	if a := oc.Attempt; a != nil {
-		e.ErrCode, e.ErrMsg = a.ErrCode, a.ErrMsg
-		if a.ErrCode == 0 {
-			e.ErrMsg = ""
-		}
-	}
-	select {
-	case o.events <- e:
-	default:
-		if n := o.dropped.Add(1); n == 1 || n%1000 == 0 {
-			o.Logger.Error("webhook event dropped: outbox buffer full", "message_id", e.MessageID, "dropped_total", n)
-		}
-	}
-}
-
-// Run writes buffered events until ctx ends, then writes what is left.
-func (o *WebhookOutbox) Run(ctx context.Context) error {
-	o.init()
-	t := time.NewTicker(o.FlushInterval)
-	defer t.Stop()
-	batch := make([]wxnotify.WebhookEvent, 0, o.FlushBatch)
-	for {
-		select {
-		case e := <-o.events:
-			batch = append(batch, e)
-			if len(batch) < o.FlushBatch {
-				continue
-			}
-		case <-t.C:
-		case <-ctx.Done():
-			for {
-				select {
-				case e := <-o.events:
-					batch = append(batch, e)
-					if len(batch) >= o.FlushBatch {
-						o.flush(context.WithoutCancel(ctx), batch)
-						batch = batch[:0]
-					}
-					continue
-				default:
-				}
-				break
-			}
-			o.flush(context.WithoutCancel(ctx), batch)
-			return nil
-		}
-		if len(batch) > 0 {
-			o.flush(ctx, batch)
-			batch = batch[:0]
-		}
-	}
-}
-
-// flush writes a batch, filling in events that the pipeline reported with
-// only a message id (recovered and expired messages). It retries briefly;
-// meanwhile the buffer absorbs new events, and drops them once full.
-func (o *WebhookOutbox) flush(ctx context.Context, batch []wxnotify.WebhookEvent) {
-	if len(batch) == 0 {
-		return
-	}
-	ps := make([]*store.WebhookOutboxInsertParams, 0, len(batch))
-	for i := range batch {
-		e := &batch[i]
-		if e.AppID == "" {
-			m, err := o.Store.MessageGet(ctx, e.MessageID)
-			if err != nil {
-				o.Logger.Warn("webhook event: message not found; dropped", "message_id", e.MessageID, "err", err)
-				o.dropped.Add(1)
-				continue
-			}
-			e.AppID, e.OpenID, e.MsgID = m.AppID, m.OpenID, m.MsgID
-			if e.ErrMsg == "" {
-				e.ErrMsg = m.LastError
-			}
-		}
-		payload, err := json.Marshal(e)
-		if err != nil {
-			continue
-		}
-		ps = append(ps, &store.WebhookOutboxInsertParams{AppID: e.AppID, MessageID: e.MessageID, Event: e.Event, Payload: payload, Now: e.At})
-	}
-	for try := range 5 {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, err := o.Store.WebhookOutboxInsertMany(wctx, ps)
-		cancel()
-		if err == nil {
-			return
-		}
-		o.Logger.Error("write webhook events", "err", err, "events", len(ps), "try", try)
-		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-	}
-	o.dropped.Add(int64(len(ps)))
-	o.Logger.Error("webhook events dropped: the database refused them", "events", len(ps))
-}
-
 // WebhookSender delivers the webhook outbox: it claims due events with a
 // lease, POSTs each (signed, see wxnotify.WebhookSignatureHeader) with at
 // most Concurrency requests in flight, and records the result: a 2xx
@@ -324,7 +159,7 @@ func (o *WebhookOutbox) flush(ctx context.Context, batch []wxnotify.WebhookEvent
 // X-Wxnotify-Event (the event name) and X-Wxnotify-Delivery (the outbox id,
 // the same on every retry).
 type WebhookSender struct {
-	Store WebhookStore
+	Store store.Executor
 	Box   *seal.Box
 	// HTTPClient sends the requests; nil means NewWebhookHTTPClient. A
 	// given client is copied with its redirect policy replaced (same host
@@ -435,23 +270,19 @@ func (s *WebhookSender) init() {
 	})
 }
 
-// Run delivers due events until ctx ends, then waits for the requests in
-// flight (each bounded by Timeout).
-func (s *WebhookSender) Run(ctx context.Context) error {
+// Drain sends every event due now, keeping up to Concurrency requests in
+// flight, and returns when none is due and every answer is recorded: the
+// webhook-delivery job.
+func (s *WebhookSender) Drain(ctx context.Context) error {
 	s.init()
 	defer s.wg.Wait()
 	for ctx.Err() == nil {
 		n, err := s.claimAndSend(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.Logger.Error("claim webhook events", "err", err)
+		if err != nil {
+			return fmt.Errorf("claim webhook events: %w", err)
 		}
-		if err != nil || n == 0 {
-			t := time.NewTimer(s.PollInterval)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
+		if n == 0 {
+			return nil
 		}
 	}
 	return nil
@@ -509,13 +340,33 @@ func (s *WebhookSender) deliver(ctx context.Context, o *store.WebhookOutbox) {
 	default:
 		f.NextAttemptAt, f.LastError = f.Now.Add(s.backoff(o.Attempts)), err.Error()
 	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if ok, err := s.Store.WebhookOutboxFinish(wctx, f); err != nil {
-		// The lease expires and the event is sent again: at least once.
-		s.Logger.Error("record webhook attempt", "outbox_id", o.ID, "err", err)
-	} else if !ok {
-		s.Logger.Warn("webhook attempt not recorded: lease lost", "outbox_id", o.ID)
+	// Record the attempt, retrying through a database outage while the
+	// lease holds: a POST that succeeded but is not recorded would be sent
+	// again once the lease expires (at least once, but better once).
+	for try := 0; ; try++ {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := s.Store.WebhookOutboxFinish(wctx, f)
+		cancel()
+		switch {
+		case err == nil && !ok:
+			s.Logger.Warn("webhook attempt not recorded: lease lost", "outbox_id", o.ID)
+			return
+		case err == nil:
+			return
+		}
+		wait := min(100*time.Millisecond<<min(try, 5), 2*time.Second)
+		if !o.LeaseUntil.IsZero() && s.Now().Add(wait).After(o.LeaseUntil.Add(-time.Second)) {
+			// The lease expires and the event is sent again: at least once.
+			s.Logger.Error("record webhook attempt", "outbox_id", o.ID, "err", err, "tries", try+1)
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -526,10 +377,7 @@ func (s *WebhookSender) backoff(attempts int) time.Duration {
 }
 
 func (s *WebhookSender) post(ctx context.Context, o *store.WebhookOutbox) error {
-	body, err := s.body(ctx, o)
-	if err != nil {
-		return err
-	}
+	body := o.Payload // written with the outcome, in its transaction
 	secret, err := s.Box.Open(o.SecretSealed, webhookSecretContextOf(body))
 	if err != nil {
 		return fmt.Errorf("open webhook secret: %w", err)
@@ -558,22 +406,6 @@ func (s *WebhookSender) post(ctx context.Context, o *store.WebhookOutbox) error 
 		return fmt.Errorf("POST %s: HTTP %d", redactURL(o.URL), resp.StatusCode)
 	}
 	return nil
-}
-
-// body returns the event's JSON, with the msgid filled in for a delivered
-// message whose outcome was reported before its msgid was recorded.
-func (s *WebhookSender) body(ctx context.Context, o *store.WebhookOutbox) ([]byte, error) {
-	var e wxnotify.WebhookEvent
-	if err := json.Unmarshal(o.Payload, &e); err != nil {
-		return nil, fmt.Errorf("webhook payload: %w", err)
-	}
-	if e.State == wxnotify.MessageDelivered && e.MsgID == "" {
-		if m, err := s.Store.MessageGet(ctx, e.MessageID); err == nil && m.MsgID != "" {
-			e.MsgID = m.MsgID
-			return json.Marshal(&e)
-		}
-	}
-	return o.Payload, nil
 }
 
 // webhookSecretContextOf is the seal context of the event's app.

@@ -15,8 +15,9 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/internal/testdb"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 func TestVerifyWebhookSignature(t *testing.T) {
@@ -100,11 +101,11 @@ func (r *receiver) events() []wxnotify.WebhookEvent {
 
 // webhookEnv is a database with a webhook of bcastApp pointing at a
 // receiver, an outbox and a sender on the env's fake clock.
-func webhookEnv(t *testing.T, engine storetest.Engine, statuses ...int) (*bcastEnv, *receiver, *delivery.WebhookOutbox, *delivery.WebhookSender) {
+func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*bcastEnv, *receiver, *testOutbox, *delivery.WebhookSender) {
 	t.Helper()
 	e := newBcastEnv(t, engine)
 	rcv := newReceiver(t, e.clock, statuses...)
-	svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+	svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
 	w := &wxnotify.Webhook{AppID: bcastApp, URL: rcv.srv.URL + "/hook?token=abc"}
 	if err := svc.CreateWebhook(keyCtx(bcastApp), w); err != nil {
 		t.Fatal(err)
@@ -113,27 +114,36 @@ func webhookEnv(t *testing.T, engine storetest.Engine, statuses ...int) (*bcastE
 		t.Fatalf("generated secret %q", w.Secret.Reveal())
 	}
 	rcv.secret = w.Secret.Reveal()
-	ws := e.st.(delivery.WebhookStore)
-	outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
-	sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second, AllowPrivateNetworks: true}
+	outbox := &testOutbox{t: t, e: e}
+	sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second, AllowPrivateNetworks: true}
 	return e, rcv, outbox, sender
 }
 
-// record runs the outbox around fn, so its events are written when it
-// returns.
-func record(t *testing.T, o *delivery.WebhookOutbox, fn func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { o.Run(ctx); close(done) }()
-	fn()
-	cancel()
-	<-done
+// testOutbox writes the outbox rows of an outcome as the queue does in the
+// transaction that ends a message (queue.WebhookEvent), for messages the
+// test makes up.
+type testOutbox struct {
+	t *testing.T
+	e *bcastEnv
+}
+
+func (o *testOutbox) add(m *store.Message, state wxnotify.MessageState, a *store.Attempt) {
+	o.t.Helper()
+	ev := queue.WebhookEvent(queue.Ended{Message: m, State: state, Attempt: a}, o.e.clock())
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if _, err := o.e.st.WebhookOutboxInsertMany(context.Background(), []*store.WebhookOutboxInsertParams{{
+		AppID: m.AppID, MessageID: m.ID, Event: ev.Event, Payload: payload, Now: o.e.clock(),
+	}}); err != nil {
+		o.t.Fatal(err)
+	}
 }
 
 func outboxCounts(t *testing.T, e *bcastEnv) map[string]int64 {
 	t.Helper()
-	c, err := e.bs.WebhookOutboxCounts(context.Background(), 0)
+	c, err := e.st.WebhookOutboxCounts(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,31 +152,27 @@ func outboxCounts(t *testing.T, e *bcastEnv) map[string]int64 {
 
 func TestWebhookDelivery(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("SignedRetriedDelivered", func(t *testing.T) {
 				t.Parallel()
 				e, rcv, outbox, sender := webhookEnv(t, engine, 500)
-				// One outcome with the full message, one reported by id
-				// only (as recovery and expiry do), and one of an app with
-				// no webhook.
+				// One outcome of a made-up message, one of a real message
+				// that the queue expires (writing its event in the same
+				// transaction), and one of an app with no webhook.
 				m := &wxnotify.Message{AppID: bcastApp, OpenID: "oEXP", TemplateID: "TPL", Data: map[string]string{"thing1": "x"}}
 				if _, err := e.msgs.Enqueue(keyCtx(bcastApp), m); err != nil {
 					t.Fatal(err)
 				}
-				record(t, outbox, func() {
-					outbox.OnOutcome(delivery.Outcome{
-						Message: &store.Message{ID: 41, AppID: bcastApp, OpenID: "o1", MsgID: "MSG-41"},
-						State:   string(wxnotify.MessageDelivered), Attempt: &store.Attempt{ErrCode: 0, ErrMsg: "ok"},
-					})
-					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: m.ID}, State: string(wxnotify.MessageExpired)})
-					outbox.OnOutcome(delivery.Outcome{
-						Message: &store.Message{ID: 43, AppID: bcastOther, OpenID: "o3"},
-						State:   string(wxnotify.MessageFailed), Attempt: &store.Attempt{ErrCode: 43101, ErrMsg: "user refuse to accept the msg"},
-					})
-					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 44}, State: string(wxnotify.MessageSending)}) // not terminal
-				})
+				e.set(m.ExpiresAt.Add(time.Second)) // its TTL passes
+				outbox.add(&store.Message{ID: 41, AppID: bcastApp, OpenID: "o1", MsgID: "MSG-41"},
+					wxnotify.MessageDelivered, &store.Attempt{ErrCode: 0, ErrMsg: "ok"})
+				if ids, err := queue.New(e.st).Expire(context.Background(), e.clock()); err != nil || len(ids) != 1 {
+					t.Fatalf("Expire=%v, %v", ids, err)
+				}
+				outbox.add(&store.Message{ID: 43, AppID: bcastOther, OpenID: "o3"},
+					wxnotify.MessageFailed, &store.Attempt{ErrCode: 43101, ErrMsg: "user refuse to accept the msg"})
 				if c := outboxCounts(t, e); c["pending"] != 2 {
 					t.Fatalf("outbox=%v, want 2 pending", c)
 				}
@@ -199,7 +205,7 @@ func TestWebhookDelivery(t *testing.T) {
 					t.Fatalf("delivered event=%+v", ev)
 				}
 				if ev := byID[m.ID]; ev.Event != "message.expired" || ev.AppID != bcastApp || ev.OpenID != "oEXP" || ev.State != wxnotify.MessageExpired {
-					t.Fatalf("expired event=%+v (filled from the store)", ev)
+					t.Fatalf("expired event=%+v (written by the queue)", ev)
 				}
 				rcv.mu.Lock()
 				h := rcv.headers[0]
@@ -212,9 +218,7 @@ func TestWebhookDelivery(t *testing.T) {
 				t.Parallel()
 				e, rcv, outbox, sender := webhookEnv(t, engine, 500, 502, 503)
 				sender.MaxAttempts = 3
-				record(t, outbox, func() {
-					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "failed"})
-				})
+				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "failed", nil)
 				for range 3 {
 					if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 						t.Fatalf("Tick=%d, %v", n, err)
@@ -241,16 +245,13 @@ func TestWebhookDelivery(t *testing.T) {
 					http.Redirect(w, r, elsewhere.URL+"/stolen", http.StatusTemporaryRedirect)
 				}))
 				t.Cleanup(redirector.Close)
-				svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+				svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
 				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: redirector.URL}); err != nil {
 					t.Fatal(err)
 				}
-				ws := e.st.(delivery.WebhookStore)
-				outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
-				record(t, outbox, func() {
-					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
-				})
-				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
+				outbox := &testOutbox{t: t, e: e}
+				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "delivered", nil)
+				sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -267,16 +268,13 @@ func TestWebhookDelivery(t *testing.T) {
 				release := make(chan struct{})
 				slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 				t.Cleanup(func() { close(release); slow.Close() })
-				svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+				svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
 				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: slow.URL}); err != nil {
 					t.Fatal(err)
 				}
-				ws := e.st.(delivery.WebhookStore)
-				outbox := &delivery.WebhookOutbox{Store: ws, Now: e.clock}
-				record(t, outbox, func() {
-					outbox.OnOutcome(delivery.Outcome{Message: &store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, State: "delivered"})
-				})
-				sender := &delivery.WebhookSender{Store: ws, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond, AllowPrivateNetworks: true}
+				outbox := &testOutbox{t: t, e: e}
+				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "delivered", nil)
+				sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -288,22 +286,10 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 }
 
-func TestWebhookOutboxNeverBlocks(t *testing.T) {
-	t.Parallel()
-	// No Run: nothing drains the buffer of 2.
-	o := &delivery.WebhookOutbox{Buffer: 2}
-	for i := range 5 {
-		o.OnOutcome(delivery.Outcome{Message: &store.Message{ID: int64(i), AppID: bcastApp}, State: "delivered"})
-	}
-	if got := o.Dropped(); got != 3 {
-		t.Fatalf("Dropped=%d, want 3", got)
-	}
-}
-
 func TestWebhookService(t *testing.T) {
 	t.Parallel()
-	e := newBcastEnv(t, storetest.Engine{Name: "sqlite", NewDB: storetest.NewSQLiteDB})
-	svc := &delivery.WebhookService{Store: e.bs, Box: e.box, Now: e.clock}
+	e := newBcastEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
+	svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
 	ctx := keyCtx(bcastApp)
 	w := &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h", Secret: "given-secret-given-secret"}
 	if err := svc.CreateWebhook(ctx, w); err != nil {

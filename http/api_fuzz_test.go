@@ -38,6 +38,10 @@ func FuzzHTTPMessageRequest(f *testing.F) {
 		`{"appid":"a","openid":"o","template_id":"T","data":{"k":{"value":null}},"ttl":"24h","send_at":"2026-01-02T03:04:05Z"}`,
 		`{"data":{"k":{"value":"v","color":"#fff"}}}`, `{"ttl":"-1s"}`, `{"ttl":"9999999h"}`, `{"kind":"template","emphasis_keyword":"keyword1.DATA"}`,
 		`{"data":{"k":1}}`, `{"unknown":1}`, `{} {}`, `[`, ``, `{"send_at":"yesterday"}`, `{"data":{"k":"\ud800"}}`,
+		// Keys in another case (encoding/json matches them), a body that is
+		// not an object, bytes that are not UTF-8, a cut escape, blanks only.
+		`{"APPID":"a","OpenID":"o","Template_ID":"T","DATA":{"thing1":"x"}}`, "\"\xe0\xff\x88\xab\"", `"\u00`,
+		`-1`, `100000000`, `0.000000000`, `[[[[0`, "\t\r\n", "\xa7", `{"":000`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -67,7 +71,13 @@ func FuzzHTTPMessageRequest(f *testing.F) {
 // FuzzHTTPDataValue: a keyword value decodes from a string or {"value": s}
 // and nothing else, and a decoded value re-encodes to the same value.
 func FuzzHTTPDataValue(f *testing.F) {
-	for _, s := range []string{`"v"`, `{"value":"v"}`, `{"value":"v","color":"#173177"}`, `{"value":null}`, `{}`, `1`, `null`, `["v"]`, `"\u00e9\n"`} {
+	for _, s := range []string{
+		`"v"`, `{"value":"v"}`, `{"value":"v","color":"#173177"}`, `{"value":null}`, `{}`, `1`, `null`, `["v"]`, `"\u00e9\n"`,
+		// Bytes that are not UTF-8, cut or bad escapes, a lone surrogate, a
+		// key in another case or twice, padding, numbers, nesting.
+		"\"\xf3\x9400\"", `"\ua`, `"\u0x`, `"\ud800"`, `"\b\b"`, `{"VALUE":"v"}`, `{"value":"v","value":"w"}`,
+		"   \"v\"   ", `0e00000`, `-0`, `[[[[0`, "{\"\":\"\x0f", `""`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -96,6 +106,13 @@ func FuzzHTTPBroadcastBody(f *testing.F) {
 		{`{"appid":"a","recipients":["o1",]}`, false}, {`{"appid":"a","recipients":[{"openid":"o","x":1}]}`, false},
 		{`{"recipients":["o1"]}` + "\n", true}, {`{"appid":"a"}` + "\n" + `1` + "\n", true}, {`[`, false}, {``, true},
 		{`{"appid":"a","recipients":[{"openid":"o","data":{"k":[]}}]}`, false},
+		// Keys in another case, empty keys, a body or a header line that is not
+		// an object (a string with bytes that are not UTF-8, a number, a
+		// control character), blank lines.
+		{`{"APPID":"a","templAte_id":"T","dAtA":{"thing1":"x"},"Recipients":["o1"]}`, false},
+		{`{"":"","0":{},"recipients":[`, false}, {`{"0":"","":[{"":{"":[]}}]}`, false},
+		{"\"\xff000\xbd\xbd\"", false}, {`-1`, true}, {`0.0`, false}, {"\x7f", true}, {"\n\n\n\n", true},
+		{`{"appid":"a","template_id":"T"}` + "\n\n" + `"o1"` + "\n" + `"\u00`, true},
 	} {
 		f.Add([]byte(s.body), s.ndjson)
 	}
@@ -147,6 +164,10 @@ func FuzzHTTPScheduleRequest(f *testing.F) {
 		`{"appid":"a","name":"n","cron":"x","message":{"openid":"o1","openids":["o2"]}}`,
 		`{"appid":"a","name":"n","cron":"x","timezone":"Local","message":{"openids":["o1","o1"]}}`,
 		`{"message":{"ttl":"forever"}}`, `{"message":[]}`, `{}`, `null`,
+		// A field of the wrong type, keys that are not UTF-8, a body that is
+		// not an object, cut strings.
+		`{"cron":"","message":{"aaaa0":"","openid":[]}}`, "{\"a\xc0aa0\":[]}", "\"\xff\xff\xff\"", `0e000`, `"\`,
+		`{"":"",`, "\r\r\r\r0000", `-1`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -181,6 +202,10 @@ func FuzzHTTPMiniProgramBody(f *testing.F) {
 		`{"form_ids":["f1"],"openid":"o2"}`, `{"form_ids":["f1"],"OpenId":"o2"}`,
 		`{"TPL_1":"accept","TPL-2":"reject","errMsg":"requestSubscribeMessage:ok"}`, `{"TPL 1":"accept"}`,
 		`{"TPL1":"maybe"}`, `{"TPL1":1}`, `{"errMsg":"x"}`, `{"touser":"o","TPL1":"accept"}`, `[]`, `null`, `{"a":"accept","a":"reject"}`,
+		// Empty and non-UTF-8 keys, keys with an underscore and a space, a cut
+		// body, a body that is not an object.
+		`{"":"accept"}`, `{"0":"","":""}`, "{\"\xa7\xa7\xa700\":[\"\"]}", `{"0000_ 00":["",""]}`, "nul\x82",
+		`{"TPL1":"accept",`, `[[]]`, `1`, ``,
 	} {
 		f.Add([]byte(s))
 	}

@@ -23,10 +23,10 @@ import (
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/ledger"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/session"
-	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
@@ -49,7 +49,7 @@ type secBundle struct {
 	logs       *syncBuffer
 }
 
-func setupSecurity(t *testing.T, engine storetest.Engine) *secBundle {
+func setupSecurity(t *testing.T, engine testdb.Engine) *secBundle {
 	t.Helper()
 	ctx := context.Background()
 	sim := wechatsim.New(wechatsim.Options{})
@@ -81,9 +81,7 @@ func setupSecurity(t *testing.T, engine storetest.Engine) *secBundle {
 	}
 	client := wechat.New(wechat.Options{BaseURL: simSrv.URL})
 	tokens := &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}}
-	ds := st.(delivery.Store)
-	bs := st.(store.BroadcastStore)
-	msgs := &delivery.Service{Store: ds, Apps: apps}
+	msgs := &delivery.Service{Queue: queue.New(st), Store: st, Apps: apps}
 	wctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	msgs.Start(wctx)
@@ -96,10 +94,10 @@ func setupSecurity(t *testing.T, engine storetest.Engine) *secBundle {
 	s.APIKeyService = keys
 	s.TokenService = tokens
 	s.MessageService = msgs
-	s.BroadcastService = &delivery.BroadcastService{Store: bs, Messages: msgs, Chunk: 100}
-	s.ScheduleService = &delivery.ScheduleService{Store: bs}
-	s.WebhookService = &delivery.WebhookService{Store: bs, Box: box}
-	s.TemplateService = &catalog.Service{Store: st.(catalog.Store), Client: client, Tokens: tokens}
+	s.BroadcastService = &delivery.BroadcastService{Store: st, Messages: msgs, Chunk: 100}
+	s.ScheduleService = &delivery.ScheduleService{Store: st}
+	s.WebhookService = &delivery.WebhookService{Store: st, Box: box}
+	s.TemplateService = &catalog.Service{Store: st, Queue: queue.New(st), Client: client, Tokens: tokens}
 	s.SessionService = &session.Service{Store: st, Box: box, Secrets: apps, WeChat: client}
 	s.CreditService = b.credits
 	s.EventService = b.credits
@@ -172,7 +170,7 @@ func messageBody(appID, openID string) string {
 // templates. What it is refused leaves B's state as it was.
 func TestSecurity_CrossApp(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			b := setupSecurity(t, engine)
@@ -301,7 +299,7 @@ func TestSecurity_CrossApp(t *testing.T) {
 // read, and a session of app A is refused on app B's paths.
 func TestSecurity_CrossUser(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			b := setupSecurity(t, engine)
@@ -351,7 +349,7 @@ func TestSecurity_CrossUser(t *testing.T) {
 // JSON error and stores nothing.
 func TestSecurity_BodyLimits(t *testing.T) {
 	t.Parallel()
-	b := setupSecurity(t, storetest.Engine{Name: "sqlite", NewDB: storetest.NewSQLiteDB})
+	b := setupSecurity(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
 	A := b.keyA
 	over := func(limit int64) string { return strings.Repeat("x", int(limit)+1) }
 	api := over(wxhttp.DefaultMaxBodyBytes)
@@ -431,7 +429,7 @@ func TestSecurity_BodyLimits(t *testing.T) {
 // classified here and in docs/security.md.
 func TestSecurity_EveryRouteAuthenticated(t *testing.T) {
 	t.Parallel()
-	b := setupSecurity(t, storetest.Engine{Name: "sqlite", NewDB: storetest.NewSQLiteDB})
+	b := setupSecurity(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
 	const (
 		apiKey    = "API key"
 		mpSession = "mini-program session"
@@ -481,6 +479,7 @@ func TestSecurity_EveryRouteAuthenticated(t *testing.T) {
 		"DELETE /v1/schedules/{id}":                        apiKey,
 		"POST /v1/webhooks":                                apiKey,
 		"GET /v1/webhooks":                                 apiKey,
+		"GET /v1/jobs":                                     apiKey,
 		"DELETE /v1/webhooks/{id}":                         apiKey,
 		"GET /v1/apps/{appid}/credits/stats":               apiKey,
 		"GET /v1/apps/{appid}/templates":                   apiKey,

@@ -38,6 +38,9 @@ type Server struct {
 	// TemplateService is the template catalog (template.go); nil answers
 	// its routes with 503.
 	TemplateService wxnotify.TemplateService
+	// JobService reports the instance's scheduled jobs (job.go); nil
+	// answers GET /v1/jobs with 503.
+	JobService wxnotify.JobService
 
 	// Mini-program surface (miniprogram.go) and WeChat push callback
 	// (callback.go). A nil service answers its routes with 503.
@@ -110,6 +113,7 @@ func NewServer() *Server {
 	s.registerDashboardRoutes()
 	s.registerCreditRoutes()
 	s.registerTemplateRoutes()
+	s.registerJobRoutes()
 	s.handle("GET /openapi.json", s.handleOpenAPI)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))

@@ -12,8 +12,9 @@ import (
 	"github.com/wxnotify/wxnotify/catalog"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/mock"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
@@ -29,13 +30,13 @@ func TestTemplateRoutes(t *testing.T) {
 	t.Cleanup(simSrv.Close)
 	key, _ := seal.ParseKey(seal.GenerateKey())
 	box, _ := seal.New(key)
-	st := storetest.NewSQLiteDB(t)(t)
+	st := testdb.NewSQLiteDB(t)(t)
 	apps := &token.AppService{Store: st, Box: box}
 	if err := apps.CreateApp(context.Background(), &wxnotify.App{AppID: appA, Secret: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	client := wechat.New(wechat.Options{BaseURL: simSrv.URL})
-	cat := &catalog.Service{Store: st.(catalog.Store), Client: client,
+	cat := &catalog.Service{Store: st, Queue: queue.New(st), Client: client,
 		Tokens: &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}}}
 
 	s := wxhttp.NewServer()

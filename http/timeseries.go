@@ -112,9 +112,13 @@ func largest(m map[string]int64, n int) map[string]int64 {
 // SampleDashboard takes one sample of the dashboard's time series now:
 // message counts (queue depth and outcomes since the last sample), credit
 // stock per template and WeChat errcodes. A source that fails is logged and
-// left out of the sample. RunDashboardSampler calls it on a ticker; tests
-// call it directly.
-func (s *Server) SampleDashboard(ctx context.Context) {
+// left out of the sample. The dashboard_sample job calls it every
+// DashboardSampleInterval; without a DashboardPassword (no dashboard) it does
+// nothing.
+func (s *Server) SampleDashboard(ctx context.Context) error {
+	if s.DashboardPassword == "" {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(operatorContext(ctx), dashboardSampleTimeout)
 	defer cancel()
 	ts := s.dash.series
@@ -160,23 +164,5 @@ func (s *Server) SampleDashboard(ctx context.Context) {
 		}
 	}
 	ts.add(sample)
-}
-
-// RunDashboardSampler samples the dashboard's time series every
-// DashboardSampleInterval, starting now, until ctx ends. It returns at once
-// when the dashboard is disabled (no DashboardPassword).
-func (s *Server) RunDashboardSampler(ctx context.Context) {
-	if s.DashboardPassword == "" {
-		return
-	}
-	t := time.NewTicker(DashboardSampleInterval)
-	defer t.Stop()
-	for {
-		s.SampleDashboard(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return nil
 }

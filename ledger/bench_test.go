@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/postgres"
 	"github.com/wxnotify/wxnotify/store/sqlite"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 // BenchCreditsEnv sets how many credits BenchmarkSpendCredit loads.
@@ -42,7 +42,7 @@ func BenchmarkSpendCredit(b *testing.B) {
 		}
 	}
 	users := n / 10
-	for _, e := range storetest.Engines(b) {
+	for _, e := range testdb.Engines(b) {
 		b.Run(fmt.Sprintf("%s/credits=%d", e.Name, n), func(b *testing.B) {
 			ctx := b.Context()
 			s := e.NewDB(b)(b)
@@ -91,7 +91,7 @@ func benchOpenID(user int) string { return fmt.Sprintf("o%09d", user) }
 // driver's database (the store has no bulk path: real credits come in
 // reports of at most 100). Credit i belongs to user i/10, in order, so every
 // index is appended to rather than split.
-func loadCredits(b *testing.B, s store.Store, n int) {
+func loadCredits(b *testing.B, s store.Driver, n int) {
 	b.Helper()
 	ctx := b.Context()
 	base := t0.Add(-24 * time.Hour)

@@ -42,7 +42,7 @@ import (
 
 // Defaults of the Service's tunables; the zero value of a field means these.
 const (
-	// DefaultPurgeInterval is how often RunPurge purges.
+	// DefaultPurgeInterval is how often the credit-purge job runs.
 	DefaultPurgeInterval = time.Hour
 	// DefaultRefundWindow is how long a used-up credit is kept after its
 	// last use, so that RefundCredit still finds it.
@@ -75,7 +75,7 @@ const ReasonSubscriptionCancelled = "subscription_cancelled"
 // Service implements wxnotify.CreditService and wxnotify.EventService over a
 // store. Store is required; every other field has a working zero value.
 type Service struct {
-	Store store.Store
+	Store store.Executor
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// SafetyMargin is cut from the end of a legacy credit's life: a credit
@@ -225,10 +225,11 @@ func (s *Service) SpendCredit(ctx context.Context, appID, openID, templateID str
 	if err := validateUser(appID, openID); err != nil {
 		return nil, err
 	}
-	kinds := []string{string(wxnotify.CreditFormID), string(wxnotify.CreditPrepayID)}
+	kind := wxnotify.MessageTemplate
 	if templateID != "" {
-		kinds = []string{string(wxnotify.CreditSubscribe), string(wxnotify.CreditLongTerm)}
+		kind = wxnotify.MessageSubscribe
 	}
+	kinds := creditKinds(kind)
 	now := s.now()
 	c, err := s.Store.CreditSpend(ctx, &store.CreditSpendParams{
 		AppID: appID, OpenID: openID, TemplateID: templateID, Kinds: kinds, Cutoff: s.cutoff(now), Now: now,
@@ -279,27 +280,6 @@ func (s *Service) PurgeCredits(ctx context.Context) (int64, error) {
 		return n, fmt.Errorf("purge credits: %w", err)
 	}
 	return n, nil
-}
-
-// RunPurge calls PurgeCredits every interval (DefaultPurgeInterval when
-// zero), starting at once, until ctx ends. It is the built-in replacement of
-// a purge cron; every instance may run it (the purge is idempotent).
-func (s *Service) RunPurge(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(orDefault(interval, DefaultPurgeInterval))
-	defer t.Stop()
-	for {
-		n, err := s.PurgeCredits(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.logger().Error("credit purge failed", "err", err, "purged", n)
-		} else if n > 0 {
-			s.logger().Info("credits purged", "purged", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // CreditStocks implements wxnotify.CreditService. Only usable credits are
@@ -504,4 +484,26 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// creditKinds is wxnotify.CreditKindsFor as the store's strings.
+func creditKinds(kind wxnotify.MessageKind) []string {
+	ks, _ := wxnotify.CreditKindsFor(kind)
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}
+
+// Purge is the credit-purge job: PurgeCredits, logged.
+func (s *Service) Purge(ctx context.Context) error {
+	n, err := s.PurgeCredits(ctx)
+	if err != nil {
+		return fmt.Errorf("purge credits: %w", err)
+	}
+	if n > 0 {
+		s.logger().Info("credits purged", "purged", n)
+	}
+	return nil
 }

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/internal/testdb"
+	"github.com/wxnotify/wxnotify/jobs"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 const (
@@ -26,7 +27,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // testBundle is one database with one app, a ledger on it, and its clock.
 type testBundle struct {
 	svc   *ledger.Service
-	store store.Store
+	store store.Driver
 	mu    sync.Mutex
 	now   time.Time
 }
@@ -40,7 +41,7 @@ func (tb *testBundle) advance(d time.Duration) {
 // forEngine runs f on every engine, each in a fresh database.
 func forEngine(t *testing.T, f func(t *testing.T, tb *testBundle)) {
 	t.Helper()
-	for _, e := range storetest.Engines(t) {
+	for _, e := range testdb.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			s := e.NewDB(t)(t)
@@ -336,7 +337,9 @@ func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
 
-func TestService_RunPurge(t *testing.T) {
+// TestService_PurgeJob runs the credit-purge job as serve does (a
+// jobs.Runner), and checks that its first run purges and says so.
+func TestService_PurgeJob(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, tb *testBundle) {
 		ctx, cancel := context.WithCancel(t.Context())
@@ -346,7 +349,8 @@ func TestService_RunPurge(t *testing.T) {
 		tb.svc.Logger = slog.New(logs)
 		done := make(chan struct{})
 		go func() {
-			tb.svc.RunPurge(ctx, time.Hour)
+			r := &jobs.Runner{Entries: []jobs.Entry{{Name: "credit_purge", Interval: time.Hour, Job: jobs.Func(tb.svc.Purge)}}}
+			r.Run(ctx)
 			close(done)
 		}()
 		if msg := <-logs.C; msg != "credits purged" {
@@ -355,7 +359,7 @@ func TestService_RunPurge(t *testing.T) {
 		cancel()
 		<-done
 		if n, err := tb.svc.PurgeCredits(t.Context()); err != nil || n != 0 {
-			t.Fatalf("PurgeCredits after RunPurge=%d, %v; want 0", n, err)
+			t.Fatalf("PurgeCredits after the purge job=%d, %v; want 0", n, err)
 		}
 	})
 }

@@ -24,6 +24,9 @@ type Metrics struct {
 	sendLatency  *prometheus.HistogramVec
 	wechatErrors *prometheus.CounterVec
 	tokenRefresh *prometheus.CounterVec
+	jobRuns      *prometheus.CounterVec
+	jobSeconds   *prometheus.HistogramVec
+	clockSkew    prometheus.Gauge
 }
 
 // QueueCounter counts messages per state, for the queue-depth gauge; it is
@@ -50,7 +53,20 @@ func New(queue QueueCounter, logger *slog.Logger) *Metrics {
 		Name: "wxnotify_token_refreshes_total",
 		Help: "access_token fetches from WeChat by this instance, by app and result (ok, error).",
 	}, []string{"appid", "result"})
-	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors, m.tokenRefresh,
+	m.jobRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_job_runs_total",
+		Help: "Runs of the scheduled jobs of this instance, by job and result (ok, error).",
+	}, []string{"job", "result"})
+	m.jobSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wxnotify_job_seconds",
+		Help:    "How long one run of a scheduled job took, by job.",
+		Buckets: []float64{.001, .005, .025, .1, .5, 2.5, 10, 60},
+	}, []string{"job"})
+	m.clockSkew = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wxnotify_clock_skew_seconds",
+		Help: "How far this instance's clock is ahead of the database's (negative: behind). The queue uses the database's.",
+	})
+	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors, m.tokenRefresh, m.jobRuns, m.jobSeconds, m.clockSkew,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queue != nil {
 		m.Registry.MustRegister(&queueCollector{count: queue, logger: logger,
@@ -58,6 +74,19 @@ func New(queue QueueCounter, logger *slog.Logger) *Metrics {
 	}
 	return m
 }
+
+// JobRun counts one run of a scheduled job.
+func (m *Metrics) JobRun(job string, took time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.jobRuns.WithLabelValues(job, result).Inc()
+	m.jobSeconds.WithLabelValues(job).Observe(took.Seconds())
+}
+
+// ClockSkew sets how far the instance's clock is ahead of the database's.
+func (m *Metrics) ClockSkew(d time.Duration) { m.clockSkew.Set(d.Seconds()) }
 
 // TokenRefresh counts one access_token fetch.
 func (m *Metrics) TokenRefresh(appID string, err error) {

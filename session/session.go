@@ -36,8 +36,8 @@ const tokenBytes = 32
 // MaxCodeLen bounds a wx.login code (WeChat's are 32 characters).
 const MaxCodeLen = 128
 
-// DefaultPurgeInterval is how often RunPurge deletes expired sessions when
-// given no interval.
+// DefaultPurgeInterval is how often the session-purge job deletes expired sessions
+// unless configured.
 const DefaultPurgeInterval = time.Hour
 
 // tokenEncoding writes tokens as lowercase base32 without padding.
@@ -60,7 +60,7 @@ type Exchanger interface {
 // Service implements wxnotify.SessionService. Store, Box, Secrets and
 // WeChat are required; the other fields have working zero values.
 type Service struct {
-	Store   store.Store
+	Store   store.Executor
 	Box     *seal.Box
 	Secrets Secrets
 	WeChat  Exchanger
@@ -176,29 +176,6 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// RunPurge calls PurgeExpired every interval (DefaultPurgeInterval when 0)
-// until ctx ends. Failures are logged and retried at the next tick.
-func (s *Service) RunPurge(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(cmp.Or(interval, DefaultPurgeInterval))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := s.PurgeExpired(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.logger().ErrorContext(ctx, "purge expired sessions", "err", err)
-		} else if n > 0 {
-			s.logger().InfoContext(ctx, "purged expired sessions", "count", n)
-		}
-	}
-}
-
 // newToken returns a fresh token and its hash.
 func newToken() (string, [sha256.Size]byte) {
 	b := make([]byte, tokenBytes)
@@ -235,4 +212,16 @@ func (s *Service) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// Purge is the session-purge job: PurgeExpired, logged.
+func (s *Service) Purge(ctx context.Context) error {
+	n, err := s.PurgeExpired(ctx)
+	if err != nil {
+		return fmt.Errorf("purge expired sessions: %w", err)
+	}
+	if n > 0 {
+		s.logger().InfoContext(ctx, "purged expired sessions", "count", n)
+	}
+	return nil
 }

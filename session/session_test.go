@@ -15,9 +15,9 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
@@ -30,7 +30,7 @@ const (
 
 type testBundle struct {
 	svc   *session.Service
-	store store.Store
+	store store.Driver
 	box   *seal.Box
 	sim   *wechatsim.Server
 	logs  *bytes.Buffer
@@ -53,7 +53,7 @@ func (b *testBundle) advance(d time.Duration) {
 
 // setup gives a Service on a fresh database of the engine, with app A
 // registered both in wxnotify and in a simulator sharing the test clock.
-func setup(t *testing.T, e storetest.Engine) *testBundle {
+func setup(t *testing.T, e testdb.Engine) *testBundle {
 	t.Helper()
 	b := &testBundle{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), logs: &bytes.Buffer{}}
 	b.store = e.NewDB(t)(t)
@@ -83,7 +83,7 @@ func setup(t *testing.T, e storetest.Engine) *testBundle {
 
 func forEngine(t *testing.T, f func(t *testing.T, b *testBundle)) {
 	t.Helper()
-	for _, e := range storetest.Engines(t) {
+	for _, e := range testdb.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			f(t, setup(t, e))

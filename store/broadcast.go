@@ -1,15 +1,11 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
 
-// BroadcastStore keeps broadcasts, recurring schedules, webhooks and the
-// webhook outbox. It is separate from Executor; both drivers implement it
-// (var _ store.BroadcastStore = (*DB)(nil)), and callers reach it by type
-// assertion or through an interface that embeds it.
+// Rows of broadcasts, recurring schedules, webhooks and the webhook outbox.
 //
 // Schedules are claimed with a lease, as messages are: ScheduleClaimDue
 // hands a due schedule to one holder until LeaseUntil, and ScheduleAdvance
@@ -19,81 +15,6 @@ import (
 // fire the same occurrence while a lease holds, and one that stalls past its
 // lease loses the advance to the instance that took over (their messages
 // share idempotency keys, so the users still get one each).
-type BroadcastStore interface {
-	// BroadcastInsert stores a new broadcast in state "accepting" and
-	// returns its id. Returns ErrNotFound if the app does not exist.
-	BroadcastInsert(ctx context.Context, p *BroadcastInsertParams) (int64, error)
-	// BroadcastFinish moves an accepting broadcast to p.State (accepted or
-	// aborted) with its counts. Returns ErrNotFound if there is none, and
-	// ErrConflict (changing nothing) if it is not accepting.
-	BroadcastFinish(ctx context.Context, p *BroadcastFinishParams) error
-	// BroadcastAbortStale ends broadcasts still "accepting" that were
-	// created before `before` — their upload was cut by a crash — as
-	// "aborted", with Accepted set to the messages actually stored for them
-	// (which are delivered normally) and Error saying what happened.
-	// Returns how many it ended.
-	BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error)
-	// BroadcastGet returns one broadcast, or ErrNotFound.
-	BroadcastGet(ctx context.Context, id int64) (*Broadcast, error)
-
-	// ScheduleInsert stores a new schedule and returns its id. Returns
-	// ErrNotFound if the app does not exist. Schedules go with AppDelete.
-	ScheduleInsert(ctx context.Context, p *ScheduleInsertParams) (int64, error)
-	// ScheduleGet returns one schedule, or ErrNotFound.
-	ScheduleGet(ctx context.Context, id int64) (*Schedule, error)
-	// ScheduleList returns the schedules of p.AppIDs (nil: of every app)
-	// ordered by id.
-	ScheduleList(ctx context.Context, p *ScheduleListParams) ([]*Schedule, error)
-	// ScheduleSetState sets a schedule's state and, when p.NextRunAt is not
-	// zero, its next occurrence, and returns the row as it is after.
-	// Returns ErrNotFound.
-	ScheduleSetState(ctx context.Context, p *ScheduleSetStateParams) (*Schedule, error)
-	// ScheduleDelete removes a schedule, or returns ErrNotFound.
-	ScheduleDelete(ctx context.Context, id int64) error
-	// ScheduleClaimDue claims up to p.Limit active schedules whose
-	// NextRunAt <= p.Now and whose lease is free or expired (LeaseUntil <=
-	// Now), earliest NextRunAt first, for p.Holder until p.LeaseUntil, and
-	// returns them (NextRunAt is the occurrence to fire). Concurrent
-	// claimers on any number of Stores never get the same schedule while a
-	// lease holds (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer).
-	ScheduleClaimDue(ctx context.Context, p *ScheduleClaimDueParams) ([]*Schedule, error)
-	// ScheduleAdvance records that p.Occurrence was fired: LastRunAt =
-	// Occurrence, NextRunAt = p.NextRunAt, lease released; only if p.Holder
-	// still holds the lease and NextRunAt still equals p.Occurrence.
-	// Returns false, changing nothing, otherwise.
-	ScheduleAdvance(ctx context.Context, p *ScheduleAdvanceParams) (bool, error)
-
-	// WebhookInsert stores a new webhook and returns its id. Returns
-	// ErrNotFound if the app does not exist. Webhooks go with AppDelete.
-	WebhookInsert(ctx context.Context, p *WebhookInsertParams) (int64, error)
-	// WebhookGet returns one webhook, or ErrNotFound.
-	WebhookGet(ctx context.Context, id int64) (*Webhook, error)
-	// WebhookList returns the webhooks of p.AppIDs (nil: of every app)
-	// ordered by id.
-	WebhookList(ctx context.Context, p *WebhookListParams) ([]*Webhook, error)
-	// WebhookDelete removes a webhook and its outbox rows, or returns
-	// ErrNotFound.
-	WebhookDelete(ctx context.Context, id int64) error
-
-	// WebhookOutboxInsertMany stores events in one transaction: each
-	// becomes one pending outbox row per webhook of its app at that moment
-	// (URL and sealed secret copied), due at its Now. Events of apps with
-	// no webhook store nothing. Returns the rows stored.
-	WebhookOutboxInsertMany(ctx context.Context, ps []*WebhookOutboxInsertParams) (int64, error)
-	// WebhookOutboxClaim claims up to p.Limit pending rows due at p.Now
-	// (NextAttemptAt <= Now) whose lease is free or expired, oldest due
-	// first, for p.Holder until p.LeaseUntil, incrementing Attempts.
-	// Concurrent claimers never get the same row while a lease holds.
-	WebhookOutboxClaim(ctx context.Context, p *WebhookOutboxClaimParams) ([]*WebhookOutbox, error)
-	// WebhookOutboxFinish records one attempt of a claimed row, only if
-	// p.Holder still holds it (returns false otherwise): Delivered deletes
-	// the row; Dead keeps it as "dead", never claimed again; otherwise it
-	// is due again at NextAttemptAt. The lease is released.
-	WebhookOutboxFinish(ctx context.Context, p *WebhookOutboxFinishParams) (bool, error)
-	// WebhookOutboxCounts counts outbox rows per state ("pending", "dead")
-	// of one webhook, or of all when webhookID is 0.
-	WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error)
-}
 
 // Broadcast is a broadcast row.
 type Broadcast struct {

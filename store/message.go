@@ -1,105 +1,9 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
-
-// MessageStore is the delivery queue: the message table is the queue
-// (docs/decisions.md). It joins Executor once both drivers implement it.
-//
-// States and their moves (see wxnotify.MessageState):
-//
-//	queued ──claim──▶ sending ──finish──▶ delivered | failed | no_credit
-//	  ▲   ╲                 ╲──finish(retry)──▶ queued (run_at later)
-//	  │    ╲──claim, no credit, wait──▶ waiting_credit ──credit granted──▶ queued
-//	  │     ╲─claim, no credit──▶ no_credit
-//	  ╰── cancel ──▶ cancelled      queued/waiting past expires_at ──▶ expired
-//	sending with an expired lease ──recover──▶ ambiguous
-type MessageStore interface {
-	// MessageInsertMany stores accepted messages in ONE transaction (the
-	// group commit of docs/decisions.md), all or none. A message whose
-	// (AppID, IdempotencyKey) exists already — in the table or earlier in
-	// the batch — is not stored: its result carries the existing id and
-	// Created=false. Results are in the order of ps. Messages without an
-	// IdempotencyKey are always stored. Returns an error, storing nothing,
-	// if a message fails Validate.
-	MessageInsertMany(ctx context.Context, ps []*MessageInsertParams) ([]MessageInsertResult, error)
-
-	// MessageClaim claims up to Limit due messages (state queued, run_at <=
-	// Now, expires_at > Now), oldest run_at first, for Holder until
-	// LeaseUntil, in one transaction that also reserves a credit for each
-	// claimed message that holds none: the oldest usable credit of the same
-	// (app, openid) — for kind subscribe, a subscribe or long_term credit
-	// of the message's template; for kind template, a form_id, then a
-	// prepay_id — whose expires_at is after CreditCutoff, decremented as
-	// CreditSpend does. A message for which no credit exists moves, in the
-	// same transaction, to waiting_credit (WaitForCredit) or no_credit, and
-	// is returned with State set accordingly so the caller can report it;
-	// claimed messages are returned with State "sending", Attempts already
-	// incremented, and the credit (id and value) attached. On PostgreSQL
-	// concurrent claimers skip each other's rows (FOR UPDATE SKIP LOCKED):
-	// no message and no credit use is ever claimed twice. A message whose
-	// user has usable credits that are all locked by a concurrent
-	// transaction at that instant is neither claimed nor moved: it stays
-	// queued for the next claim (so it never lands in no_credit while a
-	// credit exists). Returns an error if p.Validate fails.
-	MessageClaim(ctx context.Context, p *MessageClaimParams) ([]*Message, error)
-
-	// MessageFinishMany records the outcome of claimed messages in one
-	// transaction: each change applies only if Holder still holds the
-	// message (claimed_by = Holder and state = sending), otherwise it is
-	// skipped and reported false. Each inserts its Attempt (if any), and
-	// may kill the reserved credit (KillCreditReason) or refund it
-	// (RefundCredit); either drops it from the message, so that the next
-	// claim reserves another. Otherwise the message keeps its credit, also
-	// when it is queued again (a retry reuses it). Every outcome, queued
-	// included, clears ClaimedBy and LeaseUntil. An ID repeated in ps
-	// applies once, for its first occurrence. Returns an error, changing
-	// nothing, if an element fails Validate.
-	MessageFinishMany(ctx context.Context, ps []*MessageFinishParams) ([]bool, error)
-
-	// MessageRecover moves messages whose lease expired before Now out of
-	// sending: to ambiguous, since their holder may have called WeChat
-	// before it died. Returns the ids moved.
-	MessageRecover(ctx context.Context, now time.Time) ([]int64, error)
-	// MessageExpire moves queued and waiting_credit messages whose
-	// expires_at is at or before now to expired, refunding and dropping any
-	// credit they hold (a retry's), and returns the ids.
-	MessageExpire(ctx context.Context, now time.Time) ([]int64, error)
-	// MessageRequeueWaiting moves waiting_credit messages whose user now
-	// has a usable credit (expiring after cutoff) back to queued.
-	MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error)
-	// MessageCancel cancels a queued or waiting_credit message, refunding
-	// any credit it holds (and dropping it from the message). Returns
-	// ErrNotFound, or ErrConflict when the message is sending or terminal;
-	// the current row either way on conflict.
-	MessageCancel(ctx context.Context, id int64, now time.Time) (*Message, error)
-
-	// MessageGet returns a message, or ErrNotFound.
-	MessageGet(ctx context.Context, id int64) (*Message, error)
-	// MessageAttempts returns a message's attempts in order.
-	MessageAttempts(ctx context.Context, id int64) ([]*Attempt, error)
-	// MessageList lists messages by id descending within the filter.
-	MessageList(ctx context.Context, p *MessageListParams) ([]*Message, error)
-	// MessageCounts counts messages per state (optionally of one app, one
-	// broadcast), for progress, queue depth and metrics.
-	MessageCounts(ctx context.Context, p *MessageCountsParams) (map[string]int64, error)
-	// MessagePurge deletes terminal messages (and their attempts) last
-	// updated before the given time, at most limit of them, and returns
-	// how many: the retention job.
-	MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error)
-	// MessageResolveAmbiguous settles an ambiguous subscribe message with
-	// WeChat's own record: the oldest stored subscribe_msg_sent_event for
-	// the message's (app, openid, template) whose CreateTime lies between
-	// the message's creation and the moment it was marked ambiguous (give
-	// or take ResolveSkew), and whose msgid no message holds yet. With
-	// status "success" the message becomes delivered with that msgid; with
-	// any other status, failed. Returns the new state, or "" when nothing
-	// matched (the message stays ambiguous) or it is not ambiguous.
-	MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error)
-}
 
 // ResolveSkew widens the window in which a sent event may match an
 // ambiguous message: WeChat's CreateTime has whole seconds and its own clock.
@@ -173,76 +77,98 @@ type MessageInsertResult struct {
 	Created bool
 }
 
-// MessageClaimParams ask for due messages.
-type MessageClaimParams struct {
-	Holder       string
-	Now          time.Time
-	LeaseUntil   time.Time
-	Limit        int
-	CreditCutoff time.Time // Now + the ledger's safety margin
+// MessageLockDueParams ask for due messages.
+type MessageLockDueParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// MessageClaimManyParams hand locked messages to a holder.
+type MessageClaimManyParams struct {
+	Holder     string
+	LeaseUntil time.Time
+	Now        time.Time
+	Claims     []MessageClaim
 }
 
 // Validate reports a malformed claim.
-func (p *MessageClaimParams) Validate() error {
+func (p *MessageClaimManyParams) Validate() error {
 	switch {
 	case p.Holder == "":
 		return fmt.Errorf("store: message claim: Holder required")
-	case p.Limit <= 0:
-		return fmt.Errorf("store: message claim: Limit %d not positive", p.Limit)
-	case p.Now.IsZero() || p.CreditCutoff.IsZero():
-		return fmt.Errorf("store: message claim: Now and CreditCutoff required")
+	case p.Now.IsZero():
+		return fmt.Errorf("store: message claim: Now required")
 	case !p.LeaseUntil.After(p.Now):
 		return fmt.Errorf("store: message claim: LeaseUntil %v not after Now %v", p.LeaseUntil, p.Now)
 	}
 	return nil
 }
 
-// MessageFinishParams record what happened to one claimed message.
-type MessageFinishParams struct {
-	ID     int64
-	Holder string
-	Now    time.Time
-	// State is the new state: delivered, failed, no_credit, ambiguous (the
-	// call may have reached WeChat, so it is never made again), or queued
-	// (a retry, due at RunAt).
-	State     string
-	RunAt     time.Time
-	MsgID     string
-	LastError string
-	Attempt   *Attempt // nil when WeChat was not called
-	// What to do with the reserved credit.
-	KillCreditReason string // WeChat rejected it: kill it and drop it from the message
-	RefundCredit     bool   // the use was certainly not consumed: give it back and drop it
+// MessageClaim is one message of a claim and the credit reserved for it.
+type MessageClaim struct {
+	ID          int64
+	CreditID    int64 // 0: keep the credit it holds (a retry's)
+	CreditValue string
 }
 
-// Validate reports a malformed outcome.
-func (p *MessageFinishParams) Validate() error {
+// MessageUpdateParams change one message's state (MessageUpdateMany).
+type MessageUpdateParams struct {
+	ID int64
+	// Holder, when set, makes the change conditional: only while the
+	// message is sending and claimed by Holder.
+	Holder     string
+	State      string
+	RunAt      time.Time // the new due time; zero: unchanged
+	MsgID      string    // WeChat's msgid; "": unchanged
+	LastError  string
+	DropCredit bool // forget the reserved credit (killed, refunded or gone)
+	Now        time.Time
+}
+
+// Validate reports a malformed update.
+func (p *MessageUpdateParams) Validate() error {
 	switch {
-	case p.ID == 0 || p.Holder == "":
-		return fmt.Errorf("store: message finish: ID and Holder required")
+	case p.ID == 0:
+		return fmt.Errorf("store: message update: ID required")
+	case p.State == "":
+		return fmt.Errorf("store: message update %d: State required", p.ID)
 	case p.Now.IsZero():
-		return fmt.Errorf("store: message finish %d: Now required", p.ID)
-	case p.KillCreditReason != "" && p.RefundCredit:
-		return fmt.Errorf("store: message finish %d: both KillCreditReason and RefundCredit", p.ID)
-	}
-	switch p.State {
-	case "delivered", "failed", "no_credit", "ambiguous":
-	case "queued":
-		if p.RunAt.IsZero() {
-			return fmt.Errorf("store: message finish %d: a retry needs RunAt", p.ID)
-		}
-	default:
-		return fmt.Errorf("store: message finish %d: State %q not delivered, failed, no_credit, ambiguous or queued", p.ID, p.State)
-	}
-	if p.Attempt != nil && p.Attempt.At.IsZero() {
-		return fmt.Errorf("store: message finish %d: Attempt.At required", p.ID)
+		return fmt.Errorf("store: message update %d: Now required", p.ID)
 	}
 	return nil
 }
 
-// Attempt is one call to WeChat for a message. In MessageFinishParams,
-// MessageID is ignored (the message's ID is used) and N = 0 means the
-// message's Attempts.
+// MessageRequeueWaitingParams say which credits make a waiting message due.
+type MessageRequeueWaitingParams struct {
+	Now            time.Time
+	Cutoff         time.Time // a credit must expire after this
+	SubscribeKinds []string  // credit kinds, of the message's template, for subscribe messages
+	TemplateKinds  []string  // credit kinds, of any template, for legacy messages
+}
+
+// CreditReserveParams ask for one use of a user's credit.
+type CreditReserveParams struct {
+	AppID, OpenID string
+	TemplateID    string   // "" for legacy kinds
+	Kinds         []string // in order of preference; not empty
+	Cutoff        time.Time
+	Now           time.Time
+}
+
+// CreditReserved is a use taken by CreditReserveMany.
+type CreditReserved struct {
+	ID    int64 // 0: none taken
+	Value string
+	Busy  bool // none taken, but a usable credit is locked by another transaction
+}
+
+// EventFindSentParams ask for the sent event of an ambiguous message.
+type EventFindSentParams struct {
+	MessageID int64
+	Skew      time.Duration
+}
+
+// Attempt is one call to WeChat for a message; N counts from 1.
 type Attempt struct {
 	MessageID int64
 	N         int

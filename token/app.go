@@ -14,7 +14,7 @@ import (
 // AppService is the registry of mini programs. It is in this package because
 // it seals the app secret, and this package is the only one that reads it.
 type AppService struct {
-	Store store.Store
+	Store store.Executor
 	Box   *seal.Box
 	Now   func() time.Time
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/token"
 )
 
@@ -18,7 +18,7 @@ func TestAppService_SecretAndCallbackConfig(t *testing.T) {
 		push   = "pushToken123"
 		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	)
-	for _, e := range storetest.Engines(t) {
+	for _, e := range testdb.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// DefaultCheckInterval is how often Run looks for tokens due for refresh.
+// DefaultCheckInterval is how often the token-refresh job looks for tokens due.
 const DefaultCheckInterval = 5 * time.Second
 
 // RefreshDue refreshes every app's token that is due (or has none), so
@@ -31,19 +31,4 @@ func (s *Service) RefreshDue(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// Run calls RefreshDue every interval (DefaultCheckInterval when zero)
-// until ctx ends. It is the built-in replacement of the hourly token cron.
-func (s *Service) Run(ctx context.Context, interval time.Duration) error {
-	s.init()
-	interval = orDefault(interval, DefaultCheckInterval)
-	for {
-		if err := s.RefreshDue(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.Error("token refresh pass failed", "err", err)
-		}
-		if err := s.Sleep(ctx, interval); err != nil {
-			return nil
-		}
-	}
 }

@@ -56,7 +56,7 @@ type Fetcher interface {
 // Service implements wxnotify.TokenService. Store, Box and Fetcher are
 // required; every other field has a working zero value.
 type Service struct {
-	Store   store.Store
+	Store   store.Executor
 	Box     *seal.Box
 	Fetcher Fetcher
 	// Holder names this instance in lease rows; a random id when empty.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
@@ -35,7 +36,7 @@ type testBundle struct {
 	tpl    string
 }
 
-func setup(t *testing.T, engine storetest.Engine, mode wxnotify.TokenMode) *testBundle {
+func setup(t *testing.T, engine testdb.Engine, mode wxnotify.TokenMode) *testBundle {
 	t.Helper()
 	sim := wechatsim.New(wechatsim.Options{})
 	sim.AddApp(wechatsim.App{AppID: appID, Secret: secret})
@@ -97,7 +98,7 @@ func fetchPath(mode wxnotify.TokenMode) string {
 // except right after a revocation, which one refresh repairs.
 func TestService_ThreeInstancesOneDay(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		for _, mode := range []wxnotify.TokenMode{wxnotify.TokenModeStable, wxnotify.TokenModeLegacy} {
 			t.Run(engine.Name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
@@ -163,7 +164,7 @@ func TestService_ThreeInstancesOneDay(t *testing.T) {
 // token, across three instances; exactly one refresh follows.
 func TestService_InvalidateBurst(t *testing.T) {
 	t.Parallel()
-	for _, engine := range storetest.Engines(t) {
+	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -218,7 +219,7 @@ func TestService_InvalidateBurst(t *testing.T) {
 func TestService_RefreshErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	engine := storetest.Engines(t)[0]
+	engine := testdb.Engines(t)[0]
 
 	t.Run("KeepsValidToken", func(t *testing.T) {
 		t.Parallel()
@@ -314,7 +315,7 @@ func (f *fakeFetcher) FetchToken(_ context.Context, _ string, _ wxnotify.Secret,
 func TestService_ForceRefreshOnlyWhenNeeded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	tb := setup(t, storetest.Engines(t)[0], wxnotify.TokenModeStable)
+	tb := setup(t, testdb.Engines(t)[0], wxnotify.TokenModeStable)
 	f := &fakeFetcher{}
 	svc := tb.instance(t, 0, f)
 	tok, err := svc.Token(ctx, appID)

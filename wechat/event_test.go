@@ -319,6 +319,17 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Add([]byte(`{"Event":"subscribe_msg_change_event","SubscribeMsgChangeEvent":{"List":[{"TemplateId":"A"},{"TemplateId":"B"}]}}`), true)
+	// Encrypted envelopes, as the callback receives them before decryption.
+	f.Add([]byte(`<xml><ToUserName><![CDATA[gh_3f9a0c1d2e4b]]></ToUserName><Encrypt><![CDATA[`+sampleEnc+`]]></Encrypt></xml>`), false)
+	f.Add([]byte(`{"ToUserName":"gh_3f9a0c1d2e4b","Encrypt":"`+sampleEnc+`"}`), true)
+	// A sent event with several entries, some failed.
+	f.Add([]byte(`<xml><ToUserName><![CDATA[gh_1]]></ToUserName><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent>`+
+		`<List><TemplateId><![CDATA[A]]></TemplateId><MsgID>1864323726461255680</MsgID><ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List>`+
+		`<List><TemplateId><![CDATA[B]]></TemplateId><MsgID>2794188253209100289</MsgID><ErrorCode>10003</ErrorCode><ErrorStatus><![CDATA[failed]]></ErrorStatus></List>`+
+		`</SubscribeMsgSentEvent></xml>`), false)
+	f.Add([]byte(`{"ToUserName":"gh_1","MsgType":"event","Event":"subscribe_msg_sent_event","CreateTime":1714037059,"List":[`+
+		`{"ErrorCode":"0","ErrorStatus":"success","MsgID":"1864323726461255680","TemplateId":"A"},`+
+		`{"ErrorCode":"10003","ErrorStatus":"failed","MsgID":"2794188253209100289","TemplateId":"B"}]}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
 		wechat.ParseEnvelope(body, isJSON)
 		m, err := wechat.ParseMessage(body, isJSON)

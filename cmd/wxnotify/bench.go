@@ -29,6 +29,7 @@ import (
 	"github.com/wxnotify/wxnotify/apikey"
 	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/internal/seal"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storeopen"
 	"github.com/wxnotify/wxnotify/token"
@@ -296,7 +297,7 @@ func runBench(ctx context.Context, g *globals, c benchConfig, logLevel string) (
 		env: &Env{Stdout: io.Discard, Stderr: g.env.Stderr, Getenv: benchGetenv(r.simURL, seal.GenerateKey())},
 		db:  dsn, logLevel: logLevel,
 	}
-	stores := make([]store.Store, c.Instances)
+	stores := make([]store.Driver, c.Instances)
 	for i := range stores {
 		st, err := storeopen.Open(ctx, dsn)
 		if err != nil {
@@ -324,7 +325,8 @@ func runBench(ctx context.Context, g *globals, c benchConfig, logLevel string) (
 		if err != nil {
 			return nil, err
 		}
-		in.pipeline.OnOutcome = r.outcome
+		counted := in.queue.OnEnd
+		in.queue.OnEnd = func(e queue.Ended) { counted(e); r.outcome(e) }
 		instWG.Add(1)
 		go func() {
 			defer instWG.Done()
@@ -467,14 +469,14 @@ func (r *benchRun) setErr(msg string) {
 }
 
 // outcome counts messages that end without being delivered.
-func (r *benchRun) outcome(o delivery.Outcome) {
-	if o.State == string(wxnotify.MessageDelivered) {
+func (r *benchRun) outcome(o queue.Ended) {
+	if o.State == wxnotify.MessageDelivered {
 		return
 	}
 	r.failed.Add(1)
 	r.failMu.Lock()
 	if r.failWhy == "" {
-		r.failWhy = o.State
+		r.failWhy = string(o.State)
 		if o.Message != nil && o.Message.LastError != "" {
 			r.failWhy += ": " + o.Message.LastError
 		} else if o.Attempt != nil {
@@ -526,7 +528,7 @@ func pgExec(ctx context.Context, dsn, sql string) error {
 
 // seed registers the app and an API key, and gives every user per
 // subscribe acceptances in the simulator and in the ledger.
-func (r *benchRun) seed(ctx context.Context, ig *globals, st store.Store, per int) error {
+func (r *benchRun) seed(ctx context.Context, ig *globals, st store.Driver, per int) error {
 	box, err := ig.box()
 	if err != nil {
 		return err

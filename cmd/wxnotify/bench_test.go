@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 )
 
 // TestBench runs a tiny bench in-process on each engine and checks that
@@ -24,7 +24,7 @@ func TestBench(t *testing.T) {
 		{name: "sqlite", args: []string{"--engine", "sqlite"}},
 		{name: "sqlite-broadcast", args: []string{"--engine", "sqlite", "--broadcast", "--broadcast-size", "40"}},
 	}
-	if dsn := os.Getenv(storetest.PostgresEnv); dsn != "" {
+	if dsn := os.Getenv(testdb.PostgresEnv); dsn != "" {
 		engines = append(engines, engine{name: "postgres", args: []string{"--engine", "postgres", "--pg", dsn, "--instances", "2"}})
 	}
 	for _, e := range engines {

@@ -32,7 +32,7 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/client"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 )
 
 var campaignFullFlag = flag.Bool("campaign.full", false, "run the campaigns at full size (also WXNOTIFY_CAMPAIGN_FULL=1)")
@@ -63,15 +63,15 @@ var campaignTuning = []string{
 // lost, none delivered twice unless reported ambiguous.
 func TestCampaign_Faults(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(storetest.PostgresEnv) == "" {
-		t.Skipf("set %s to run the PostgreSQL fault campaign", storetest.PostgresEnv)
+	if os.Getenv(testdb.PostgresEnv) == "" {
+		t.Skipf("set %s to run the PostgreSQL fault campaign", testdb.PostgresEnv)
 	}
 	n, deadline := 5000, 3*time.Minute
 	if campaignFull() {
 		n, deadline = 50000, 15*time.Minute
 	}
 	start := time.Now()
-	dsn := storetest.PostgresSchemaDSN(t)
+	dsn := testdb.PostgresSchemaDSN(t)
 	restartCmd := os.Getenv(campaignPGRestartEnv)
 	var pg *tcpProxy
 	serveDSN := dsn

@@ -132,6 +132,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newConfigCommand(g),
 		newDevCommand(g),
 		newTemplateCommand(g),
+		newJobsCommand(g),
 	)
 	return root
 }
@@ -147,7 +148,7 @@ func (g *globals) dsn() string {
 	return DefaultDB
 }
 
-func (g *globals) openStore(ctx context.Context) (store.Store, error) {
+func (g *globals) openStore(ctx context.Context) (store.Driver, error) {
 	st, err := storeopen.Open(ctx, g.dsn())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -219,5 +220,3 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		},
 	}
 }
-
-var errNoMessageStore = errors.New("this database driver has no message queue")

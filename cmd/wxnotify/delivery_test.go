@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storeopen"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 // simCtl calls the simulator's control API and decodes the answer.
@@ -205,14 +205,14 @@ func TestE2E_CrashRecovery(t *testing.T) {
 // every message was delivered once (or reported ambiguous).
 func TestE2E_TwoInstancesPostgres(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(storetest.PostgresEnv) == "" {
-		t.Skipf("set %s to run the PostgreSQL end-to-end test", storetest.PostgresEnv)
+	if os.Getenv(testdb.PostgresEnv) == "" {
+		t.Skipf("set %s to run the PostgreSQL end-to-end test", testdb.PostgresEnv)
 	}
 	n := 20000
 	if testing.Short() {
 		n = 3000
 	}
-	e, sim, key, tpl := setupLoad(t, storetest.PostgresSchemaDSN(t), n)
+	e, sim, key, tpl := setupLoad(t, testdb.PostgresSchemaDSN(t), n)
 	a := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s", "--instance-name", "a")
 	b := e.start("serve", "--addr", "127.0.0.1:0", "--lease", "2s", "--instance-name", "b")
 	// Messages go in through b while both deliver; a is killed mid-run.

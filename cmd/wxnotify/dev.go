@@ -192,7 +192,7 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 // simulator (which starts empty every run) and in the database (where they
 // may exist from an earlier run). It is idempotent: the app and API key of
 // an earlier run in dir are kept.
-func setupDemo(ctx context.Context, dir string, st store.Store, box *seal.Box, sim *wechatsim.Server, in *instance) (*devSetup, error) {
+func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, sim *wechatsim.Server, in *instance) (*devSetup, error) {
 	statePath := filepath.Join(dir, devStateFile)
 	var state devState
 	if b, err := os.ReadFile(statePath); err == nil {

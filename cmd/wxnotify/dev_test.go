@@ -16,7 +16,7 @@ import (
 	"time"
 
 	wxhttp "github.com/wxnotify/wxnotify/http"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 )
 
 // devProcess is a running `wxnotify dev` and what its banner said.
@@ -347,11 +347,11 @@ func slicesWithout(vars []string, prefix string) []string {
 // TestDevPostgres: dev on PostgreSQL (--db) sets up and delivers the same.
 func TestDevPostgres(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(storetest.PostgresEnv) == "" {
-		t.Skip(storetest.PostgresEnv + " not set")
+	if os.Getenv(testdb.PostgresEnv) == "" {
+		t.Skip(testdb.PostgresEnv + " not set")
 	}
 	e := &env{t: t, vars: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}}
-	d := startDev(t, e, filepath.Join(t.TempDir(), "dev"), "--db", storetest.PostgresSchemaDSN(t))
+	d := startDev(t, e, filepath.Join(t.TempDir(), "dev"), "--db", testdb.PostgresSchemaDSN(t))
 	if !strings.Contains(d.banner, "(new)") {
 		t.Fatalf("banner:\n%s", d.banner)
 	}

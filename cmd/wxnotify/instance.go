@@ -13,8 +13,10 @@ import (
 	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
+	"github.com/wxnotify/wxnotify/jobs"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/metrics"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/token"
@@ -65,8 +67,10 @@ type instanceOptions struct {
 type instance struct {
 	log      *slog.Logger
 	opts     instanceOptions
-	store    store.Store
+	store    store.Driver
 	server   *wxhttp.Server
+	queue    *queue.Queue
+	clock    *queue.Clock
 	tokens   *token.Service
 	messages *delivery.Service
 	pipeline *delivery.Pipeline
@@ -77,54 +81,56 @@ type instance struct {
 	templates     *catalog.Service
 	broadcasts    *delivery.BroadcastService
 	scheduler     *delivery.Scheduler
-	webhookOutbox *delivery.WebhookOutbox
 	webhookSender *delivery.WebhookSender
+	jobs          *jobs.Runner
 }
 
-func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, error) {
+// maxClockSkew is how far an instance's clock may drift from the database's
+// before it warns: the queue does not use it, but logs and API times do.
+const maxClockSkew = 2 * time.Second
+
+func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, error) {
 	log := g.logger()
 	box, err := g.box()
 	if err != nil {
 		return nil, err
 	}
-	ds, ok := st.(delivery.Store)
-	if !ok {
-		return nil, errNoMessageStore
+	// local is this instance's own clock; WXNOTIFY_TEST_CLOCK_OFFSET shifts
+	// it, so tests can run an instance whose clock is wrong.
+	local := time.Now
+	if v := g.env.Getenv("WXNOTIFY_TEST_CLOCK_OFFSET"); v != "" {
+		off, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, wxnotify.Errorf(wxnotify.EINVALID, "WXNOTIFY_TEST_CLOCK_OFFSET: %v", err)
+		}
+		local = func() time.Time { return time.Now().Add(off) }
+	}
+	clock := &queue.Clock{Local: local}
+	if _, err := clock.Sync(context.Background(), st); err != nil {
+		return nil, err
 	}
 	client := wechat.New(wechat.Options{BaseURL: cmp.Or(o.WeChatURL, g.wechatURL())})
-	in := &instance{log: log, store: st, opts: o}
+	in := &instance{log: log, store: st, opts: o, clock: clock}
+	in.metrics = metrics.New(func(ctx context.Context) (map[string]int64, error) {
+		return st.MessageCounts(ctx, &store.MessageCountsParams{})
+	}, log)
+	in.queue = &queue.Queue{Store: st, CreditMargin: o.CreditSafetyMargin}
+	// Token leases are compared outside the queue: on the database's clock
+	// as this instance estimates it, so two instances never both refresh.
 	in.tokens = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}, Logger: log, Holder: o.Holder,
-		RefreshAhead: o.TokenRefreshAhead, LeaseTTL: o.TokenLeaseTTL}
+		RefreshAhead: o.TokenRefreshAhead, LeaseTTL: o.TokenLeaseTTL, Now: clock.Now}
 	apps := &token.AppService{Store: st, Box: box}
-	in.sessions = &session.Service{Store: st, Box: box, Secrets: apps, Logger: log, WeChat: client, TTL: o.SessionTTL}
-	in.credits = &ledger.Service{Store: st, Logger: log, SafetyMargin: o.CreditSafetyMargin}
+	in.sessions = &session.Service{Store: st, Box: box, Secrets: apps, Logger: log, WeChat: client, TTL: o.SessionTTL, Now: local}
+	in.credits = &ledger.Service{Store: st, Logger: log, SafetyMargin: o.CreditSafetyMargin, Now: local}
 	in.pipeline = &delivery.Pipeline{
-		Store: ds, Tokens: in.tokens, Client: client, Logger: log, Holder: o.Holder,
+		Queue: in.queue, Tokens: in.tokens, Client: client, Logger: log, Holder: o.Holder, Now: local,
 		Concurrency: o.Concurrency, LeaseTTL: o.LeaseTTL, AppRate: o.AppRate,
 		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxAttempts: o.MaxAttempts,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, AppBurst: o.AppBurst,
-		Retention: o.Retention, CreditMargin: o.CreditSafetyMargin,
+		Retention: o.Retention,
 	}
-	cs, ok := st.(catalog.Store)
-	if !ok {
-		return nil, errNoMessageStore
-	}
-	in.templates = &catalog.Service{Store: cs, Client: client, Tokens: in.tokens, Logger: log}
-	in.messages = &delivery.Service{Store: ds, Apps: apps, Logger: log, Wake: in.pipeline.Wake, Templates: in.templates}
-	bs, ok := st.(store.BroadcastStore)
-	if !ok {
-		return nil, errNoMessageStore
-	}
-	ws := st.(delivery.WebhookStore)
-	in.webhookOutbox = &delivery.WebhookOutbox{Store: ws, Logger: log}
-	in.metrics = metrics.New(func(ctx context.Context) (map[string]int64, error) {
-		return ds.MessageCounts(ctx, &store.MessageCountsParams{})
-	}, log)
-	in.pipeline.OnOutcome = func(o delivery.Outcome) {
-		in.metrics.Outcome(o.State)
-		in.webhookOutbox.OnOutcome(o)
-	}
-	in.messages.OnOutcome = in.pipeline.OnOutcome
+	in.templates = &catalog.Service{Store: st, Queue: in.queue, Client: client, Tokens: in.tokens, Logger: log, Now: local}
+	in.messages = &delivery.Service{Queue: in.queue, Store: st, Apps: apps, Logger: log, Wake: in.pipeline.Wake, Templates: in.templates, Now: local}
 	in.tokens.OnRefresh = in.metrics.TokenRefresh
 	in.metrics.RegisterCreditStock(func(ctx context.Context) ([]metrics.CreditStock, error) {
 		ctx = wxnotify.NewContextWithAPIKey(ctx, &wxnotify.APIKey{ID: "metrics", Apps: []string{wxnotify.AllApps}})
@@ -138,8 +144,17 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}
-	in.webhookSender = &delivery.WebhookSender{Store: ws, Box: box, Logger: log, Holder: o.Holder, AllowPrivateNetworks: o.WebhookAllowPrivate}
-	in.scheduler = &delivery.Scheduler{Store: bs, Messages: in.messages, Logger: log, Holder: o.Holder}
+	in.webhookSender = &delivery.WebhookSender{Store: st, Box: box, Logger: log, Holder: o.Holder,
+		AllowPrivateNetworks: o.WebhookAllowPrivate, Now: clock.Now}
+	in.scheduler = &delivery.Scheduler{Store: st, Messages: in.messages, Logger: log, Holder: o.Holder, Now: clock.Now}
+	in.broadcasts = &delivery.BroadcastService{Store: st, Messages: in.messages, Logger: log, Now: clock.Now}
+	// Every outcome, whoever ends the message, is counted here once, after
+	// its transaction (which wrote its webhook events) commits; the
+	// webhook job is woken so the events go out at once.
+	in.queue.OnEnd = func(e queue.Ended) {
+		in.metrics.Outcome(string(e.State))
+		in.jobs.Kick(jobWebhooks)
+	}
 
 	srv := wxhttp.NewServer()
 	srv.Addr = o.Addr
@@ -153,22 +168,76 @@ func (g *globals) newInstance(st store.Store, o instanceOptions) (*instance, err
 	srv.SessionService = in.sessions
 	srv.CreditService = in.credits
 	// Pushed events go to the ledger, and sent events settle ambiguous messages.
-	srv.EventService = &delivery.EventResolver{Events: in.credits, Store: ds, OnOutcome: in.pipeline.OnOutcome}
+	srv.EventService = &delivery.EventResolver{Events: in.credits, Queue: in.queue}
 	srv.CallbackConfigs = apps
 	srv.Metrics = in.metrics.Handler()
 	srv.TemplateService = in.templates
 	srv.DashboardPassword = wxnotify.Secret(g.env.Getenv("WXNOTIFY_ADMIN_PASSWORD"))
 	srv.Counts = func(ctx context.Context) (map[string]int64, error) {
-		return ds.MessageCounts(ctx, &store.MessageCountsParams{})
+		return st.MessageCounts(ctx, &store.MessageCountsParams{})
 	}
 	srv.WeChatErrors = in.metrics.WeChatErrors
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
-	in.broadcasts = &delivery.BroadcastService{Store: bs, Messages: in.messages, Logger: log}
 	srv.BroadcastService = in.broadcasts
-	srv.ScheduleService = &delivery.ScheduleService{Store: bs}
-	srv.WebhookService = &delivery.WebhookService{Store: bs, Box: box}
+	srv.ScheduleService = &delivery.ScheduleService{Store: st}
+	srv.WebhookService = &delivery.WebhookService{Store: st, Box: box}
 	in.server = srv
+	// Last: the list binds the services above.
+	in.jobs = &jobs.Runner{Entries: in.jobList(), Logger: log, OnRun: in.metrics.JobRun}
+	srv.JobService = in.jobs
 	return in, nil
+}
+
+// Names of the scheduled jobs that code refers to.
+const jobWebhooks = "webhook_delivery"
+
+// jobList is the instance's scheduled work, each job with its interval:
+// the one place both are written (docs/ARCHITECTURE.md lists them).
+func (in *instance) jobList() []jobs.Entry {
+	o := in.opts
+	return []jobs.Entry{
+		{Name: "token_refresh", Interval: token.DefaultCheckInterval, Job: jobs.Func(in.tokens.RefreshDue),
+			Doc: "fetch each app's access_token ahead of its expiry (one fetch per lifetime across instances)"},
+		{Name: "lease_recovery", Interval: time.Second, Job: jobs.Func(in.pipeline.RecoverLeases),
+			Doc: "messages of a lost instance, whose lease expired: ambiguous, or settled by WeChat's sent event"},
+		{Name: "message_expiry", Interval: time.Second, Job: jobs.Func(in.pipeline.ExpireMessages),
+			Doc: "queued and waiting messages past their TTL: expired, credit given back"},
+		{Name: "waiting_requeue", Interval: time.Second, Job: jobs.Func(in.pipeline.RequeueWaiting),
+			Doc: "waiting messages whose user granted a credit: queued again"},
+		{Name: "schedules", Interval: delivery.DefaultSchedulePollInterval, Job: jobs.Func(in.scheduler.FireDue),
+			Doc: "recurring sends (POST /v1/schedules) whose occurrence is due"},
+		{Name: jobWebhooks, Interval: delivery.DefaultWebhookPollInterval, Job: jobs.Func(in.webhookSender.Drain),
+			Doc: "outcome events in the webhook outbox: POSTed, signed, retried with backoff"},
+		{Name: "credit_purge", Interval: cmp.Or(o.CreditPurgeInterval, ledger.DefaultPurgeInterval), Job: jobs.Func(in.credits.Purge),
+			Doc: "credits expired, dead or used up"},
+		{Name: "session_purge", Interval: cmp.Or(o.SessionPurgeInterval, session.DefaultPurgeInterval), Delay: time.Minute, Job: jobs.Func(in.sessions.Purge),
+			Doc: "mini-program sessions past their expiry"},
+		{Name: "message_retention", Interval: time.Hour, Job: jobs.Func(in.pipeline.PurgeOld),
+			Doc: "terminal messages older than the retention period, with their attempts"},
+		{Name: "template_sync", Interval: catalog.DefaultSyncInterval, Job: jobs.Func(in.templates.SyncAll),
+			Doc: "each app's templates from WeChat; messages of deleted templates failed"},
+		{Name: "broadcast_sweep", Interval: time.Minute, Job: jobs.Func(in.broadcasts.AbortStale),
+			Doc: "broadcasts whose upload a crash cut short: aborted, with the count stored"},
+		{Name: "clock_check", Interval: 10 * time.Second, Job: jobs.Func(in.checkClock),
+			Doc: "this instance's clock against the database's (the queue uses the database's)"},
+		{Name: "dashboard_sample", Interval: wxhttp.DashboardSampleInterval, Job: jobs.Func(in.server.SampleDashboard),
+			Doc: "queue depth and outcome rates for the dashboard's charts"},
+	}
+}
+
+// checkClock measures this instance's clock against the database's, keeps
+// the estimate the leases outside the queue use, and warns on a skew.
+func (in *instance) checkClock(ctx context.Context) error {
+	skew, err := in.clock.Sync(ctx, in.store)
+	if err != nil {
+		return err
+	}
+	in.metrics.ClockSkew(skew)
+	if skew > maxClockSkew || skew < -maxClockSkew {
+		in.log.Warn("this instance's clock differs from the database's; the queue uses the database's, fix NTP for logs and API times",
+			"skew", skew.String())
+	}
+	return nil
 }
 
 // run serves and works until ctx ends, then shuts down in order: stop
@@ -185,27 +254,24 @@ func (in *instance) run(ctx context.Context, ready func(url string)) error {
 	if ready != nil {
 		ready(in.server.URL())
 	}
-	// The outbox outlives the pipeline, so the pipeline's last outcomes
-	// still reach it.
-	outboxCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopOutbox()
-	outboxDone := make(chan struct{})
-	go func() { in.webhookOutbox.Run(outboxCtx); close(outboxDone) }()
+	if err := in.checkClock(ctx); err != nil {
+		in.log.Error("read the database's clock", "err", err)
+	}
+	// The jobs outlive the pipeline, so the webhook events of its last
+	// outcomes still go out.
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- in.jobs.Run(jobsCtx) }()
 
 	grp, gctx := errgroup.WithContext(work)
-	grp.Go(func() error { return in.tokens.Run(gctx, 0) })
-	grp.Go(func() error { in.sessions.RunPurge(gctx, in.opts.SessionPurgeInterval); return nil })
-	grp.Go(func() error { in.credits.RunPurge(gctx, in.opts.CreditPurgeInterval); return nil })
 	grp.Go(func() error { return in.pipeline.Run(gctx) })
-	grp.Go(func() error { return in.scheduler.Run(gctx) })
-	grp.Go(func() error { in.broadcasts.RunRecovery(gctx, 0); return nil })
-	grp.Go(func() error { in.templates.RunSync(gctx, 0); return nil })
-	grp.Go(func() error { return in.webhookSender.Run(gctx) })
-	grp.Go(func() error { in.server.RunDashboardSampler(gctx); return nil })
 
 	select {
 	case <-ctx.Done():
 	case <-gctx.Done():
+	case err := <-jobsDone:
+		return err
 	}
 	in.log.Info("wxnotify shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -214,8 +280,10 @@ func (in *instance) run(ctx context.Context, ready func(url string)) error {
 		in.log.Error("http shutdown", "err", err)
 	}
 	stopWork()
-	err := grp.Wait() // the pipeline has reported its last outcomes
-	stopOutbox()
-	<-outboxDone
+	err := grp.Wait() // the pipeline has recorded its last outcomes
+	// Their webhook events are in the outbox: sent by the next instance or
+	// run if this one stops before its next webhook pass.
+	stopJobs()
+	<-jobsDone
 	return err
 }

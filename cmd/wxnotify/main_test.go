@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify/internal/seal"
-	"github.com/wxnotify/wxnotify/store/storetest"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 )
 
 var binary string
@@ -291,8 +291,8 @@ func TestServeTokenEndpoint(t *testing.T) {
 	dbs := map[string]func(t *testing.T) string{
 		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "wx.db") },
 	}
-	if os.Getenv(storetest.PostgresEnv) != "" {
-		dbs["postgres"] = func(t *testing.T) string { return storetest.PostgresSchemaDSN(t) }
+	if os.Getenv(testdb.PostgresEnv) != "" {
+		dbs["postgres"] = func(t *testing.T) string { return testdb.PostgresSchemaDSN(t) }
 	}
 	for name, newDB := range dbs {
 		t.Run(name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/catalog"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/wechat"
 )
@@ -21,21 +22,17 @@ var cliKey = &wxnotify.APIKey{ID: "cli", Name: "wxnotify command line", Apps: []
 
 // withTemplates opens the database, builds the catalog over it, and runs f
 // with a context that may act for every app.
-func (g *globals) withTemplates(ctx context.Context, f func(ctx context.Context, svc *catalog.Service, st store.Store) error) error {
+func (g *globals) withTemplates(ctx context.Context, f func(ctx context.Context, svc *catalog.Service, st store.Driver) error) error {
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cs, ok := st.(catalog.Store)
-	if !ok {
-		return fmt.Errorf("this database driver has no template catalog")
-	}
 	tokens, err := g.tokenService(st)
 	if err != nil {
 		return err
 	}
-	svc := &catalog.Service{Store: cs, Client: wechat.New(wechat.Options{BaseURL: g.wechatURL()}), Tokens: tokens, Logger: g.logger()}
+	svc := &catalog.Service{Store: st, Queue: queue.New(st), Client: wechat.New(wechat.Options{BaseURL: g.wechatURL()}), Tokens: tokens, Logger: g.logger()}
 	return f(wxnotify.NewContextWithAPIKey(ctx, cliKey), svc, st)
 }
 
@@ -52,7 +49,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 		Short: "Read the templates from WeChat (every app when none is named); vanished ones are marked deleted",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, st store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, st store.Driver) error {
 				ids := args
 				if len(ids) == 0 {
 					apps, err := st.AppList(ctx)
@@ -91,7 +88,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 		Short: "List the app's templates with their keywords, aliases and truncation policy",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				list, err := svc.FindTemplates(ctx, args[0])
 				if err != nil {
 					return err
@@ -135,7 +132,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := wxnotify.MessageKind(libKind)
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
 				switch {
 				case libCats:
@@ -206,7 +203,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 				}
 				req.KeywordIDs = append(req.KeywordIDs, kid)
 			}
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				t, err := svc.AddTemplate(ctx, args[0], req)
 				if err != nil {
 					return err
@@ -227,7 +224,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 		Short: "Delete a template on WeChat; its queued messages fail",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				if err := svc.DeleteTemplate(ctx, args[0], args[1]); err != nil {
 					return err
 				}
@@ -254,7 +251,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				if aliasRm {
 					if err := svc.DeleteAlias(ctx, args[0], args[1]); err != nil {
 						return err
@@ -292,7 +289,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Store) error {
+			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
 				t, err := svc.SetTruncation(ctx, args[0], args[1], args[2:])
 				if err != nil {
 					return err

@@ -15,7 +15,7 @@ import (
 )
 
 // tokenService builds the token service over an open store.
-func (g *globals) tokenService(st store.Store) (*token.Service, error) {
+func (g *globals) tokenService(st store.Driver) (*token.Service, error) {
 	box, err := g.box()
 	if err != nil {
 		return nil, err

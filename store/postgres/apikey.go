@@ -12,13 +12,20 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
+var (
+	queryAPIKeyInsert = queries.MustGet("APIKeyInsert")
+	queryAPIKeyGet    = queries.MustGet("APIKeyGet")
+	queryAPIKeyList   = queries.MustGet("APIKeyList")
+	queryAPIKeyDelete = queries.MustGet("APIKeyDelete")
+)
+
 // APIKeyInsert implements store.Executor.
-func (db *DB) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
+func (e *executor) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
 	apps, err := json.Marshal(k.Apps)
 	if err != nil {
 		return err
 	}
-	_, err = db.pool.Exec(ctx, queryAPIKeyInsert, k.ID, k.Name, k.SecretHash, string(apps), timeArg(k.CreatedAt))
+	_, err = e.q.Exec(ctx, queryAPIKeyInsert, k.ID, k.Name, k.SecretHash, string(apps), timeArg(k.CreatedAt))
 	if pgCode(err) == codeUniqueViolation {
 		return store.ErrConflict
 	} else if err != nil {
@@ -28,8 +35,8 @@ func (db *DB) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
 }
 
 // APIKeyGet implements store.Executor.
-func (db *DB) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
-	k, err := scanAPIKey(db.pool.QueryRow(ctx, queryAPIKeyGet, id))
+func (e *executor) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
+	k, err := scanAPIKey(e.q.QueryRow(ctx, queryAPIKeyGet, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -39,8 +46,8 @@ func (db *DB) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
 }
 
 // APIKeyList implements store.Executor.
-func (db *DB) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
-	rows, err := db.pool.Query(ctx, queryAPIKeyList)
+func (e *executor) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
+	rows, err := e.q.Query(ctx, queryAPIKeyList)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
@@ -57,8 +64,8 @@ func (db *DB) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
 }
 
 // APIKeyDelete implements store.Executor.
-func (db *DB) APIKeyDelete(ctx context.Context, id string) error {
-	tag, err := db.pool.Exec(ctx, queryAPIKeyDelete, id)
+func (e *executor) APIKeyDelete(ctx context.Context, id string) error {
+	tag, err := e.q.Exec(ctx, queryAPIKeyDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete api key: %w", err)
 	} else if tag.RowsAffected() == 0 {

@@ -13,12 +13,35 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.BroadcastStore = (*DB)(nil)
+var (
+	queryBroadcastInsert     = queries.MustGet("BroadcastInsert")
+	queryBroadcastFinish     = queries.MustGet("BroadcastFinish")
+	queryBroadcastGet        = queries.MustGet("BroadcastGet")
+	queryBroadcastAbortStale = queries.MustGet("BroadcastAbortStale")
 
-// BroadcastInsert implements store.BroadcastStore.
-func (db *DB) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
+	queryScheduleInsert   = queries.MustGet("ScheduleInsert")
+	queryScheduleGet      = queries.MustGet("ScheduleGet")
+	queryScheduleList     = queries.MustGet("ScheduleList")
+	queryScheduleSetState = queries.MustGet("ScheduleSetState")
+	queryScheduleDelete   = queries.MustGet("ScheduleDelete")
+	queryScheduleClaimDue = queries.MustGet("ScheduleClaimDue")
+	queryScheduleAdvance  = queries.MustGet("ScheduleAdvance")
+
+	queryWebhookInsert       = queries.MustGet("WebhookInsert")
+	queryWebhookGet          = queries.MustGet("WebhookGet")
+	queryWebhookList         = queries.MustGet("WebhookList")
+	queryWebhookDelete       = queries.MustGet("WebhookDelete")
+	queryWebhookOutboxInsert = queries.MustGet("WebhookOutboxInsertMany")
+	queryWebhookOutboxClaim  = queries.MustGet("WebhookOutboxClaim")
+	queryWebhookOutboxDelete = queries.MustGet("WebhookOutboxDelete")
+	queryWebhookOutboxRetry  = queries.MustGet("WebhookOutboxRetry")
+	queryWebhookOutboxCounts = queries.MustGet("WebhookOutboxCounts")
+)
+
+// BroadcastInsert implements store.Executor.
+func (e *executor) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
 	var id int64
-	err := db.pool.QueryRow(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
+	err := e.q.QueryRow(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
 		return 0, store.ErrNotFound
 	} else if err != nil {
@@ -27,27 +50,27 @@ func (db *DB) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParam
 	return id, nil
 }
 
-// BroadcastFinish implements store.BroadcastStore.
-func (db *DB) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParams) error {
+// BroadcastFinish implements store.Executor.
+func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParams) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	tag, err := db.pool.Exec(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
+	tag, err := e.q.Exec(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
 	if err != nil {
 		return fmt.Errorf("finish broadcast: %w", err)
 	} else if tag.RowsAffected() == 1 {
 		return nil
 	}
-	if _, err := db.BroadcastGet(ctx, p.ID); err != nil {
+	if _, err := e.BroadcastGet(ctx, p.ID); err != nil {
 		return err
 	}
 	return store.ErrConflict
 }
 
-// BroadcastGet implements store.BroadcastStore.
-func (db *DB) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
+// BroadcastGet implements store.Executor.
+func (e *executor) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
 	var b store.Broadcast
-	err := db.pool.QueryRow(ctx, queryBroadcastGet, id).Scan(
+	err := e.q.QueryRow(ctx, queryBroadcastGet, id).Scan(
 		&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &b.CreatedAt, &b.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -58,10 +81,10 @@ func (db *DB) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, err
 	return &b, nil
 }
 
-// ScheduleInsert implements store.BroadcastStore.
-func (db *DB) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams) (int64, error) {
+// ScheduleInsert implements store.Executor.
+func (e *executor) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams) (int64, error) {
 	var id int64
-	err := db.pool.QueryRow(ctx, queryScheduleInsert,
+	err := e.q.QueryRow(ctx, queryScheduleInsert,
 		p.AppID, p.Name, p.Cron, p.Timezone, p.Message, p.State, timeArg(p.NextRunAt), timeArg(p.Now)).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
 		return 0, store.ErrNotFound
@@ -71,9 +94,9 @@ func (db *DB) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams)
 	return id, nil
 }
 
-// ScheduleGet implements store.BroadcastStore.
-func (db *DB) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error) {
-	s, err := scanSchedule(db.pool.QueryRow(ctx, queryScheduleGet, id))
+// ScheduleGet implements store.Executor.
+func (e *executor) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error) {
+	s, err := scanSchedule(e.q.QueryRow(ctx, queryScheduleGet, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -82,9 +105,9 @@ func (db *DB) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error
 	return s, nil
 }
 
-// ScheduleList implements store.BroadcastStore.
-func (db *DB) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]*store.Schedule, error) {
-	rows, err := db.pool.Query(ctx, queryScheduleList, p.AppIDs)
+// ScheduleList implements store.Executor.
+func (e *executor) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]*store.Schedule, error) {
+	rows, err := e.q.Query(ctx, queryScheduleList, p.AppIDs)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -95,9 +118,9 @@ func (db *DB) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]
 	return out, nil
 }
 
-// ScheduleSetState implements store.BroadcastStore.
-func (db *DB) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStateParams) (*store.Schedule, error) {
-	s, err := scanSchedule(db.pool.QueryRow(ctx, queryScheduleSetState,
+// ScheduleSetState implements store.Executor.
+func (e *executor) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStateParams) (*store.Schedule, error) {
+	s, err := scanSchedule(e.q.QueryRow(ctx, queryScheduleSetState,
 		p.ID, p.State, timeArg(p.NextRunAt), timeArg(p.Now)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -107,9 +130,9 @@ func (db *DB) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStatePar
 	return s, nil
 }
 
-// ScheduleDelete implements store.BroadcastStore.
-func (db *DB) ScheduleDelete(ctx context.Context, id int64) error {
-	tag, err := db.pool.Exec(ctx, queryScheduleDelete, id)
+// ScheduleDelete implements store.Executor.
+func (e *executor) ScheduleDelete(ctx context.Context, id int64) error {
+	tag, err := e.q.Exec(ctx, queryScheduleDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete schedule: %w", err)
 	} else if tag.RowsAffected() == 0 {
@@ -118,12 +141,12 @@ func (db *DB) ScheduleDelete(ctx context.Context, id int64) error {
 	return nil
 }
 
-// ScheduleClaimDue implements store.BroadcastStore.
-func (db *DB) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDueParams) ([]*store.Schedule, error) {
+// ScheduleClaimDue implements store.Executor.
+func (e *executor) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDueParams) ([]*store.Schedule, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := db.pool.Query(ctx, queryScheduleClaimDue, p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
+	rows, err := e.q.Query(ctx, queryScheduleClaimDue, p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim schedules: %w", err)
 	}
@@ -137,9 +160,9 @@ func (db *DB) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDuePar
 	return out, nil
 }
 
-// ScheduleAdvance implements store.BroadcastStore.
-func (db *DB) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParams) (bool, error) {
-	tag, err := db.pool.Exec(ctx, queryScheduleAdvance,
+// ScheduleAdvance implements store.Executor.
+func (e *executor) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParams) (bool, error) {
+	tag, err := e.q.Exec(ctx, queryScheduleAdvance,
 		p.ID, p.Holder, timeArg(p.Occurrence), timeArg(p.NextRunAt), timeArg(p.Now))
 	if err != nil {
 		return false, fmt.Errorf("advance schedule: %w", err)
@@ -147,10 +170,10 @@ func (db *DB) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParam
 	return tag.RowsAffected() == 1, nil
 }
 
-// WebhookInsert implements store.BroadcastStore.
-func (db *DB) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (int64, error) {
+// WebhookInsert implements store.Executor.
+func (e *executor) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (int64, error) {
 	var id int64
-	err := db.pool.QueryRow(ctx, queryWebhookInsert, p.AppID, p.URL, p.SecretSealed, timeArg(p.Now)).Scan(&id)
+	err := e.q.QueryRow(ctx, queryWebhookInsert, p.AppID, p.URL, p.SecretSealed, timeArg(p.Now)).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
 		return 0, store.ErrNotFound
 	} else if err != nil {
@@ -159,9 +182,9 @@ func (db *DB) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (
 	return id, nil
 }
 
-// WebhookGet implements store.BroadcastStore.
-func (db *DB) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) {
-	w, err := scanWebhook(db.pool.QueryRow(ctx, queryWebhookGet, id))
+// WebhookGet implements store.Executor.
+func (e *executor) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) {
+	w, err := scanWebhook(e.q.QueryRow(ctx, queryWebhookGet, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -170,9 +193,9 @@ func (db *DB) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) 
 	return w, nil
 }
 
-// WebhookList implements store.BroadcastStore.
-func (db *DB) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*store.Webhook, error) {
-	rows, err := db.pool.Query(ctx, queryWebhookList, p.AppIDs)
+// WebhookList implements store.Executor.
+func (e *executor) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*store.Webhook, error) {
+	rows, err := e.q.Query(ctx, queryWebhookList, p.AppIDs)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
@@ -191,9 +214,9 @@ func (db *DB) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*s
 	return out, nil
 }
 
-// WebhookDelete implements store.BroadcastStore.
-func (db *DB) WebhookDelete(ctx context.Context, id int64) error {
-	tag, err := db.pool.Exec(ctx, queryWebhookDelete, id)
+// WebhookDelete implements store.Executor.
+func (e *executor) WebhookDelete(ctx context.Context, id int64) error {
+	tag, err := e.q.Exec(ctx, queryWebhookDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
 	} else if tag.RowsAffected() == 0 {
@@ -202,8 +225,8 @@ func (db *DB) WebhookDelete(ctx context.Context, id int64) error {
 	return nil
 }
 
-// WebhookOutboxInsertMany implements store.BroadcastStore in one statement.
-func (db *DB) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (int64, error) {
+// WebhookOutboxInsertMany implements store.Executor in one statement.
+func (e *executor) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (int64, error) {
 	if len(ps) == 0 {
 		return 0, nil
 	}
@@ -218,19 +241,19 @@ func (db *DB) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOu
 		appIDs[i], events[i], messageIDs[i], payloads[i] = p.AppID, p.Event, p.MessageID, p.Payload
 		ats[i] = p.Now.Truncate(store.TimePrecision).UTC()
 	}
-	tag, err := db.pool.Exec(ctx, queryWebhookOutboxInsert, appIDs, events, messageIDs, payloads, ats)
+	tag, err := e.q.Exec(ctx, queryWebhookOutboxInsert, appIDs, events, messageIDs, payloads, ats)
 	if err != nil {
 		return 0, fmt.Errorf("insert webhook events: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// WebhookOutboxClaim implements store.BroadcastStore.
-func (db *DB) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClaimParams) ([]*store.WebhookOutbox, error) {
+// WebhookOutboxClaim implements store.Executor.
+func (e *executor) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClaimParams) ([]*store.WebhookOutbox, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := db.pool.Query(ctx, queryWebhookOutboxClaim, p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
+	rows, err := e.q.Query(ctx, queryWebhookOutboxClaim, p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
 	}
@@ -261,15 +284,15 @@ func (db *DB) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClai
 	return out, nil
 }
 
-// WebhookOutboxFinish implements store.BroadcastStore.
-func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFinishParams) (bool, error) {
+// WebhookOutboxFinish implements store.Executor.
+func (e *executor) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFinishParams) (bool, error) {
 	var err error
 	var n int64
 	if p.Delivered {
-		tag, e := db.pool.Exec(ctx, queryWebhookOutboxDelete, p.ID, p.Holder)
+		tag, e := e.q.Exec(ctx, queryWebhookOutboxDelete, p.ID, p.Holder)
 		n, err = tag.RowsAffected(), e
 	} else {
-		tag, e := db.pool.Exec(ctx, queryWebhookOutboxRetry, p.ID, p.Holder, p.Dead, timeArg(p.NextAttemptAt), p.LastError)
+		tag, e := e.q.Exec(ctx, queryWebhookOutboxRetry, p.ID, p.Holder, p.Dead, timeArg(p.NextAttemptAt), p.LastError)
 		n, err = tag.RowsAffected(), e
 	}
 	if err != nil {
@@ -278,9 +301,9 @@ func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFin
 	return n == 1, nil
 }
 
-// WebhookOutboxCounts implements store.BroadcastStore.
-func (db *DB) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
-	rows, err := db.pool.Query(ctx, queryWebhookOutboxCounts, webhookID)
+// WebhookOutboxCounts implements store.Executor.
+func (e *executor) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
+	rows, err := e.q.Query(ctx, queryWebhookOutboxCounts, webhookID)
 	if err != nil {
 		return nil, fmt.Errorf("count webhook events: %w", err)
 	}
@@ -340,9 +363,9 @@ func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	return &w, nil
 }
 
-// BroadcastAbortStale implements store.BroadcastStore.
-func (db *DB) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
-	tag, err := db.pool.Exec(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
+// BroadcastAbortStale implements store.Executor.
+func (e *executor) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
+	tag, err := e.q.Exec(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
 	if err != nil {
 		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
 	}

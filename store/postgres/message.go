@@ -15,28 +15,41 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.MessageStore = (*DB)(nil)
-
-// noCreditError is the last_error of a message the claim found no credit for.
-const noCreditError = "no usable credit"
+var (
+	queryMessageInsert           = queries.MustGet("MessageInsertMany")
+	queryMessageIDsByKey         = queries.MustGet("MessageIDsByKey")
+	queryMessageAnyDue           = queries.MustGet("MessageAnyDue")
+	queryMessageLockDue          = queries.MustGet("MessageLockDue")
+	queryMessageLockExpired      = queries.MustGet("MessageLockExpired")
+	queryMessageLockLeaseExpired = queries.MustGet("MessageLockLeaseExpired")
+	queryMessageLockOfTemplate   = queries.MustGet("MessageLockOfTemplate")
+	queryMessageLock             = queries.MustGet("MessageLock")
+	queryMessageClaimMany        = queries.MustGet("MessageClaimMany")
+	queryMessageUpdateMany       = queries.MustGet("MessageUpdateMany")
+	queryMessageRequeueWaiting   = queries.MustGet("MessageRequeueWaiting")
+	queryAttemptInsertMany       = queries.MustGet("AttemptInsertMany")
+	queryMessageGet              = queries.MustGet("MessageGet")
+	queryAttemptList             = queries.MustGet("AttemptList")
+	queryMessagePurge            = queries.MustGet("MessagePurge")
+	queryMessageListSelect       = queries.MustGet("MessageListSelect")
+	queryMessageCountSelect      = queries.MustGet("MessageCountSelect")
+	queryMessageWhereApps        = queries.MustGet("MessageWhereApps")
+	queryMessageWhereApp         = queries.MustGet("MessageWhereApp")
+	queryMessageWhereOpenID      = queries.MustGet("MessageWhereOpenID")
+	queryMessageWhereState       = queries.MustGet("MessageWhereState")
+	queryMessageWhereBcast       = queries.MustGet("MessageWhereBroadcast")
+	queryMessageWhereBefore      = queries.MustGet("MessageWhereBefore")
+	queryMessageListOrder        = queries.MustGet("MessageListOrder")
+	queryMessageCountGroup       = queries.MustGet("MessageCountGroup")
+)
 
 // defaultListLimit is MessageListParams.Limit when unset.
 const defaultListLimit = 100
 
-// creditKinds returns the credit kinds a message of kind spends, in order of
-// preference, and the template the credit must be for: subscribe messages
-// spend their template's subscribe, then long_term credits; template
-// (legacy) messages any form_id, then prepay_id of the user.
-func creditKinds(kind, templateID string) ([]string, string) {
-	if kind == "subscribe" {
-		return []string{"subscribe", "long_term"}, templateID
-	}
-	return []string{"form_id", "prepay_id"}, ""
-}
-
-// MessageInsertMany implements store.MessageStore: one statement for the
-// batch, and one more for the keys that were taken, in one transaction.
-func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertParams) ([]store.MessageInsertResult, error) {
+// MessageInsertMany implements store.Executor: one statement for the
+// batch, and one more for the keys that were taken, in one transaction (on
+// the pool its own; in a transaction that one).
+func (e *executor) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertParams) ([]store.MessageInsertResult, error) {
 	for _, p := range ps {
 		if err := p.Validate(); err != nil {
 			return nil, err
@@ -68,57 +81,55 @@ func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertPa
 		broadcasts[i] = pgtype.Int8{Int64: p.BroadcastID, Valid: p.BroadcastID != 0}
 		schedules[i] = pgtype.Int8{Int64: p.ScheduleID, Valid: p.ScheduleID != 0}
 	}
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, queryMessageInsert, appIDs, openIDs, kinds, templates, data, pages, states,
-		langs, emphasis, runAt, expiresAt, wait, keys, broadcasts, schedules, now)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
 	res := make([]store.MessageInsertResult, n)
-	var taken []int32 // indexes into ps whose key conflicted
-	for rows.Next() {
-		var (
-			ord      int64
-			id       int64
-			inserted bool
-		)
-		if err := rows.Scan(&ord, &id, &inserted); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("insert messages: %w", err)
+	err := e.atomic(ctx, "insert messages", func(q querier) error {
+		rows, err := q.Query(ctx, queryMessageInsert, appIDs, openIDs, kinds, templates, data, pages, states,
+			langs, emphasis, runAt, expiresAt, wait, keys, broadcasts, schedules, now)
+		if err != nil {
+			return fmt.Errorf("insert messages: %w", err)
 		}
-		i := ord - 1
-		if inserted {
-			res[i] = store.MessageInsertResult{ID: id, Created: true}
-		} else {
-			taken = append(taken, int32(i))
+		var taken []int32 // indexes into ps whose key conflicted
+		for rows.Next() {
+			var (
+				ord      int64
+				id       int64
+				inserted bool
+			)
+			if err := rows.Scan(&ord, &id, &inserted); err != nil {
+				rows.Close()
+				return fmt.Errorf("insert messages: %w", err)
+			}
+			i := ord - 1
+			if inserted {
+				res[i] = store.MessageInsertResult{ID: id, Created: true}
+			} else {
+				taken = append(taken, int32(i))
+			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	if len(taken) > 0 {
-		if err := lookupKeys(ctx, tx, ps, taken, res); err != nil {
-			return nil, fmt.Errorf("insert messages: %w", err)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insert messages: %w", err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
+		if len(taken) > 0 {
+			if err := lookupKeys(ctx, q, ps, taken, res); err != nil {
+				return fmt.Errorf("insert messages: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
 
 // lookupKeys fills res[i] for each index i of ps whose key was taken.
-func lookupKeys(ctx context.Context, tx pgx.Tx, ps []*store.MessageInsertParams, taken []int32, res []store.MessageInsertResult) error {
+func lookupKeys(ctx context.Context, q querier, ps []*store.MessageInsertParams, taken []int32, res []store.MessageInsertResult) error {
 	appIDs, keys := make([]string, len(taken)), make([]string, len(taken))
 	for j, i := range taken {
 		appIDs[j], keys[j] = ps[i].AppID, ps[i].IdempotencyKey
 	}
-	rows, err := tx.Query(ctx, queryMessageIDsByKey, taken, appIDs, keys)
+	rows, err := q.Query(ctx, queryMessageIDsByKey, taken, appIDs, keys)
 	if err != nil {
 		return err
 	}
@@ -146,173 +157,111 @@ func lookupKeys(ctx context.Context, tx pgx.Tx, ps []*store.MessageInsertParams,
 	return nil
 }
 
-// MessageClaim implements store.MessageStore in one transaction and three
-// round trips: lock the due messages, reserve their credits
-// (reserveCredits), and write every outcome in one UPDATE. No statement
-// waits for a lock (SKIP LOCKED throughout), so claims never deadlock with
-// each other or with spends.
-func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]*store.Message, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
+// MessageAnyDue implements store.Executor.
+func (e *executor) MessageAnyDue(ctx context.Context, now time.Time) (bool, error) {
+	var due bool
+	if err := e.q.QueryRow(ctx, queryMessageAnyDue, timeArg(now)).Scan(&due); err != nil {
+		return false, fmt.Errorf("any due message: %w", err)
 	}
-	now, cutoff := timeArg(p.Now), timeArg(p.CreditCutoff)
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+	return due, nil
+}
+
+// MessageLockDue implements store.Executor (FOR UPDATE SKIP LOCKED).
+func (e *executor) MessageLockDue(ctx context.Context, p *store.MessageLockDueParams) ([]*store.Message, error) {
+	if p.Limit <= 0 {
+		return []*store.Message{}, nil
 	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, queryMessageDue, now, p.Limit)
+	return e.lockMessages(ctx, "lock due messages", queryMessageLockDue, timeArg(p.Now), p.Limit)
+}
+
+// MessageLockExpired implements store.Executor (FOR UPDATE SKIP LOCKED).
+func (e *executor) MessageLockExpired(ctx context.Context, now time.Time, limit int) ([]*store.Message, error) {
+	if limit <= 0 {
+		return []*store.Message{}, nil
+	}
+	return e.lockMessages(ctx, "lock expired messages", queryMessageLockExpired, timeArg(now), limit)
+}
+
+// MessageLockLeaseExpired implements store.Executor (FOR UPDATE SKIP
+// LOCKED).
+func (e *executor) MessageLockLeaseExpired(ctx context.Context, now time.Time, limit int) ([]*store.Message, error) {
+	if limit <= 0 {
+		return []*store.Message{}, nil
+	}
+	return e.lockMessages(ctx, "lock messages of expired leases", queryMessageLockLeaseExpired, timeArg(now), limit)
+}
+
+// MessageLockOfTemplate implements store.Executor (FOR UPDATE SKIP
+// LOCKED).
+func (e *executor) MessageLockOfTemplate(ctx context.Context, appID, templateID string) ([]*store.Message, error) {
+	return e.lockMessages(ctx, "lock messages of template", queryMessageLockOfTemplate, appID, templateID)
+}
+
+// lockMessages runs one of the Lock queries that return many messages.
+func (e *executor) lockMessages(ctx context.Context, what, query string, args ...any) ([]*store.Message, error) {
+	rows, err := e.q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	msgs, err := scanMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if len(msgs) == 0 {
-		return msgs, nil
-	}
-
-	busy, err := reserveCredits(ctx, tx, msgs, cutoff, now)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: reserve credits: %w", err)
-	}
-
-	var (
-		ids       = make([]int64, 0, len(msgs))
-		states    = make([]string, 0, len(msgs))
-		creditIDs = make([]pgtype.Int8, 0, len(msgs))
-		values    = make([]string, 0, len(msgs))
-		claimed   = msgs[:0]
-		updatedAt = p.Now.UTC().Truncate(store.TimePrecision)
-		lease     = p.LeaseUntil.UTC().Truncate(store.TimePrecision)
-	)
-	for i, m := range msgs {
-		if busy[i] {
-			continue // left queued: its credits are locked by another transaction
-		}
-		m.UpdatedAt = updatedAt
-		switch {
-		case m.CreditID != 0:
-			m.State, m.ClaimedBy, m.LeaseUntil, m.Attempts = "sending", p.Holder, lease, m.Attempts+1
-		case m.WaitForCredit:
-			m.State, m.LastError = "waiting_credit", noCreditError
-		default:
-			m.State, m.LastError = "no_credit", noCreditError
-		}
-		ids, states = append(ids, m.ID), append(states, m.State)
-		creditIDs = append(creditIDs, pgtype.Int8{Int64: m.CreditID, Valid: m.CreditID != 0})
-		values = append(values, m.CreditValue)
-		claimed = append(claimed, m)
-	}
-	if len(ids) > 0 {
-		if _, err := tx.Exec(ctx, queryMessageClaim, p.Holder, timeArg(p.LeaseUntil), now, noCreditError,
-			ids, states, creditIDs, values); err != nil {
-			return nil, fmt.Errorf("claim messages: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	return claimed, nil
+	return msgs, nil
 }
 
-// reserveCredits reserves a credit for each of msgs that holds none, setting
-// its CreditID and CreditValue, and reports which found only credits locked
-// by other transactions. One pipelined batch: queryMessageReserveCredits for
-// the first message of each credit group, then queryMessageReserveCredit
-// for each later one, in order, so each sees the uses taken before it.
-func reserveCredits(ctx context.Context, tx pgx.Tx, msgs []*store.Message, cutoff, now any) ([]bool, error) {
-	type group struct{ appID, openID, template, kind string }
-	var (
-		busy              = make([]bool, len(msgs))
-		seen              = map[group]bool{}
-		rest              []int
-		is                []int32
-		apps, users, tpls []string
-		kinds1, kinds2    []string
-	)
-	for i, m := range msgs {
-		if m.CreditID != 0 {
-			continue
-		}
-		kinds, template := creditKinds(m.Kind, m.TemplateID)
-		g := group{m.AppID, m.OpenID, template, m.Kind}
-		if seen[g] {
-			rest = append(rest, i)
-			continue
-		}
-		seen[g] = true
-		is, apps, users, tpls = append(is, int32(i)), append(apps, m.AppID), append(users, m.OpenID), append(tpls, template)
-		kinds1, kinds2 = append(kinds1, kinds[0]), append(kinds2, kinds[1])
+// MessageLock implements store.Executor (FOR UPDATE: it waits for a
+// transaction that holds the row).
+func (e *executor) MessageLock(ctx context.Context, id int64) (*store.Message, error) {
+	m, err := scanMessage(e.q.QueryRow(ctx, queryMessageLock, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("lock message: %w", err)
 	}
-	if len(is) == 0 {
-		return busy, nil
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(queryMessageReserveCredits, is, apps, users, tpls, kinds1, kinds2, cutoff, now)
-	for _, i := range rest {
-		m := msgs[i]
-		kinds, template := creditKinds(m.Kind, m.TemplateID)
-		batch.Queue(queryMessageReserveCredit, m.AppID, m.OpenID, template, kinds, cutoff, now)
-	}
-	br := tx.SendBatch(ctx, batch)
-	defer br.Close()
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var (
-			i     int32
-			id    *int64
-			value *string
-			b     bool
-		)
-		if err := rows.Scan(&i, &id, &value, &b); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if id != nil {
-			msgs[i].CreditID, msgs[i].CreditValue = *id, stringValue(value)
-		}
-		busy[i] = b
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for _, i := range rest {
-		var (
-			id    *int64
-			value *string
-		)
-		if err := br.QueryRow().Scan(&id, &value, &busy[i]); err != nil {
-			return nil, err
-		}
-		if id != nil {
-			msgs[i].CreditID, msgs[i].CreditValue = *id, stringValue(value)
-		}
-	}
-	return busy, br.Close()
+	return m, nil
 }
 
-// MessageFinishMany implements store.MessageStore in one transaction: one
-// statement records the outcomes and attempts; killed and refunded credits
-// then go through the ledger's own queryCreditKill and queryCreditRefund,
-// in credit id order so that concurrent finishes lock them in one order.
-func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishParams) ([]bool, error) {
+// MessageClaimMany implements store.Executor in one statement.
+func (e *executor) MessageClaimMany(ctx context.Context, p *store.MessageClaimManyParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(p.Claims) == 0 {
+		return nil
+	}
+	n := len(p.Claims)
+	var (
+		ids       = make([]int64, n)
+		creditIDs = make([]pgtype.Int8, n)
+		values    = make([]string, n)
+	)
+	for i, c := range p.Claims {
+		ids[i] = c.ID
+		creditIDs[i] = pgtype.Int8{Int64: c.CreditID, Valid: c.CreditID != 0}
+		values[i] = c.CreditValue
+	}
+	if _, err := e.q.Exec(ctx, queryMessageClaimMany, p.Holder, timeArg(p.LeaseUntil), timeArg(p.Now),
+		ids, creditIDs, values); err != nil {
+		return fmt.Errorf("claim messages: %w", err)
+	}
+	return nil
+}
+
+// MessageUpdateMany implements store.Executor in one statement, which
+// returns each row after the update with the credit it held before.
+func (e *executor) MessageUpdateMany(ctx context.Context, ps []*store.MessageUpdateParams) ([]*store.Message, error) {
 	for _, p := range ps {
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
 	}
-	applied := make([]bool, len(ps))
+	out := make([]*store.Message, len(ps))
 	if len(ps) == 0 {
-		return applied, nil
+		return out, nil
 	}
 	// The first occurrence of each id, in id order: rows are locked in one
-	// order by every finish.
+	// order by every update.
 	first := make(map[int64]int, len(ps))
 	order := make([]int, 0, len(ps))
 	for i, p := range ps {
@@ -326,205 +275,68 @@ func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishPa
 	var (
 		ids                           = make([]int64, n)
 		holders, states, msgIDs, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		drop                          = make([]bool, n)
 		runAt, now                    = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-		aIDs                          []int64
-		aN, aCode                     []int32
-		aAt                           []pgtype.Timestamptz
-		aMsg, aClass                  []string
-		aLatency                      []float64
 	)
 	for j, i := range order {
 		p := ps[i]
 		ids[j], holders[j], states[j], msgIDs[j], errs[j] = p.ID, p.Holder, p.State, p.MsgID, p.LastError
+		drop[j] = p.DropCredit
 		runAt[j], now[j] = timestamptz(p.RunAt), timestamptz(p.Now)
-		if a := p.Attempt; a != nil {
-			aIDs, aN, aCode = append(aIDs, p.ID), append(aN, int32(a.N)), append(aCode, int32(a.ErrCode))
-			aAt, aMsg, aClass = append(aAt, timestamptz(a.At)), append(aMsg, a.ErrMsg), append(aClass, a.Class)
-			aLatency = append(aLatency, a.LatencyMS)
-		}
 	}
-	tx, err := db.pool.Begin(ctx)
+	rows, err := e.q.Query(ctx, queryMessageUpdateMany, ids, holders, states, runAt, msgIDs, errs, drop, now)
 	if err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
+		return nil, fmt.Errorf("update messages: %w", err)
 	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, queryMessageFinish, ids, holders, states, runAt, msgIDs, errs, now,
-		aIDs, aN, aAt, aCode, aMsg, aClass, aLatency)
+	msgs, err := scanMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
+		return nil, fmt.Errorf("update messages: %w", err)
 	}
-	type credit struct {
-		id      int64
-		message int64
-		kill    string
+	for _, m := range msgs {
+		out[first[m.ID]] = m
 	}
-	var credits []credit
-	for rows.Next() {
-		var (
-			id       int64
-			creditID *int64
-		)
-		if err := rows.Scan(&id, &creditID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("finish messages: %w", err)
-		}
-		p := ps[first[id]]
-		applied[first[id]] = true
-		if creditID != nil && (p.KillCreditReason != "" || p.RefundCredit) {
-			credits = append(credits, credit{*creditID, id, p.KillCreditReason})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
-	}
-	if len(credits) > 0 {
-		slices.SortFunc(credits, func(a, b credit) int { return cmp.Compare(a.id, b.id) })
-		batch := &pgx.Batch{}
-		drop := make([]int64, 0, len(credits))
-		for _, c := range credits {
-			// A purged credit is gone already: nothing to kill or refund.
-			if c.kill != "" {
-				batch.Queue(queryCreditKill, c.id, c.kill)
-			} else {
-				batch.Queue(queryCreditRefund, c.id)
-			}
-			drop = append(drop, c.message)
-		}
-		batch.Queue(queryMessageDropCredit, drop)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, fmt.Errorf("finish messages: credits: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
-	}
-	return applied, nil
+	return out, nil
 }
 
-// MessageRecover implements store.MessageStore.
-func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error) {
-	rows, err := db.pool.Query(ctx, queryMessageRecover, timeArg(now))
-	if err != nil {
-		return nil, fmt.Errorf("recover messages: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("recover messages: %w", err)
-	}
-	slices.Sort(ids)
-	return nonNil(ids), nil
-}
-
-// MessageExpire implements store.MessageStore in one transaction.
-func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error) {
-	return db.endMessages(ctx, "expire messages", queryMessageExpire, timeArg(now))
-}
-
-// endMessages runs query, which moves messages to a final state and
-// returns (id, credit_id) of each, and gives back the credits they held, in
-// one transaction. MessageExpire and MessageFailTemplate differ only in
-// their statement.
-func (db *DB) endMessages(ctx context.Context, what, query string, args ...any) ([]int64, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	ids := []int64{}
-	var credits []int64
-	for rows.Next() {
-		var (
-			id       int64
-			creditID *int64
-		)
-		if err := rows.Scan(&id, &creditID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		ids = append(ids, id)
-		if creditID != nil {
-			credits = append(credits, *creditID)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if len(credits) > 0 {
-		slices.Sort(credits) // a fixed lock order: no deadlock with other refunds
-		batch := &pgx.Batch{}
-		for _, id := range credits {
-			batch.Queue(queryCreditRefund, id)
-		}
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, fmt.Errorf("%s: refund credits: %w", what, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// MessageRequeueWaiting implements store.MessageStore.
-func (db *DB) MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error) {
-	tag, err := db.pool.Exec(ctx, queryMessageRequeueWaiting, timeArg(now), timeArg(cutoff))
+// MessageRequeueWaiting implements store.Executor in one statement.
+func (e *executor) MessageRequeueWaiting(ctx context.Context, p *store.MessageRequeueWaitingParams) (int64, error) {
+	tag, err := e.q.Exec(ctx, queryMessageRequeueWaiting, timeArg(p.Now), timeArg(p.Cutoff),
+		nonNilStrings(p.SubscribeKinds), nonNilStrings(p.TemplateKinds))
 	if err != nil {
 		return 0, fmt.Errorf("requeue waiting messages: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// MessageCancel implements store.MessageStore in one transaction.
-func (db *DB) MessageCancel(ctx context.Context, id int64, now time.Time) (*store.Message, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
+// AttemptInsertMany implements store.Executor in one statement.
+func (e *executor) AttemptInsertMany(ctx context.Context, as []*store.Attempt) error {
+	if len(as) == 0 {
+		return nil
 	}
-	defer tx.Rollback(ctx)
+	n := len(as)
 	var (
-		state    string
-		creditID *int64
+		ids              = make([]int64, n)
+		ns, codes        = make([]int32, n), make([]int32, n)
+		ats              = make([]pgtype.Timestamptz, n)
+		errMsgs, classes = make([]string, n), make([]string, n)
+		latencies        = make([]float64, n)
 	)
-	err = tx.QueryRow(ctx, queryMessageCancelCheck, id).Scan(&state, &creditID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
+	for i, a := range as {
+		ids[i], ns[i], codes[i], ats[i] = a.MessageID, int32(a.N), int32(a.ErrCode), timestamptz(a.At)
+		errMsgs[i], classes[i], latencies[i] = a.ErrMsg, a.Class, a.LatencyMS
+	}
+	_, err := e.q.Exec(ctx, queryAttemptInsertMany, ids, ns, ats, codes, errMsgs, classes, latencies)
+	if pgCode(err) == codeUniqueViolation {
+		return store.ErrConflict
 	} else if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
+		return fmt.Errorf("insert attempts: %w", err)
 	}
-	cancelled := state == "queued" || state == "waiting_credit"
-	if cancelled {
-		if _, err := tx.Exec(ctx, queryMessageCancel, id, timeArg(now)); err != nil {
-			return nil, fmt.Errorf("cancel message: %w", err)
-		}
-		if creditID != nil {
-			if _, err := tx.Exec(ctx, queryCreditRefund, *creditID); err != nil {
-				return nil, fmt.Errorf("cancel message: refund credit: %w", err)
-			}
-		}
-	}
-	m, err := scanMessage(tx.QueryRow(ctx, queryMessageGet, id))
-	if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
-	}
-	if !cancelled {
-		return m, store.ErrConflict
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
-	}
-	return m, nil
+	return nil
 }
 
-// MessageGet implements store.MessageStore.
-func (db *DB) MessageGet(ctx context.Context, id int64) (*store.Message, error) {
-	m, err := scanMessage(db.pool.QueryRow(ctx, queryMessageGet, id))
+// MessageGet implements store.Executor.
+func (e *executor) MessageGet(ctx context.Context, id int64) (*store.Message, error) {
+	m, err := scanMessage(e.q.QueryRow(ctx, queryMessageGet, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -533,9 +345,9 @@ func (db *DB) MessageGet(ctx context.Context, id int64) (*store.Message, error) 
 	return m, nil
 }
 
-// MessageAttempts implements store.MessageStore.
-func (db *DB) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, error) {
-	rows, err := db.pool.Query(ctx, queryAttemptList, id)
+// MessageAttempts implements store.Executor.
+func (e *executor) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, error) {
+	rows, err := e.q.Query(ctx, queryAttemptList, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
@@ -555,8 +367,8 @@ func (db *DB) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, 
 	return attempts, nil
 }
 
-// MessageList implements store.MessageStore.
-func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*store.Message, error) {
+// MessageList implements store.Executor.
+func (e *executor) MessageList(ctx context.Context, p *store.MessageListParams) ([]*store.Message, error) {
 	var (
 		q    strings.Builder
 		args []any
@@ -586,7 +398,7 @@ func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*s
 		limit = defaultListLimit
 	}
 	where(queryMessageListOrder, limit)
-	rows, err := db.pool.Query(ctx, q.String(), args...)
+	rows, err := e.q.Query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -597,8 +409,8 @@ func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*s
 	return msgs, nil
 }
 
-// MessageCounts implements store.MessageStore.
-func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (map[string]int64, error) {
+// MessageCounts implements store.Executor.
+func (e *executor) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (map[string]int64, error) {
 	var (
 		q    strings.Builder
 		args []any
@@ -615,7 +427,7 @@ func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (
 		where(queryMessageWhereBcast, p.BroadcastID)
 	}
 	q.WriteString(queryMessageCountGroup)
-	rows, err := db.pool.Query(ctx, q.String(), args...)
+	rows, err := e.q.Query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("count messages: %w", err)
 	}
@@ -637,13 +449,13 @@ func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (
 	return counts, nil
 }
 
-// MessagePurge implements store.MessageStore in one statement.
-func (db *DB) MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error) {
+// MessagePurge implements store.Executor in one statement.
+func (e *executor) MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
 	var n int64
-	if err := db.pool.QueryRow(ctx, queryMessagePurge, timeArg(before), limit).Scan(&n); err != nil {
+	if err := e.q.QueryRow(ctx, queryMessagePurge, timeArg(before), limit).Scan(&n); err != nil {
 		return 0, fmt.Errorf("purge messages: %w", err)
 	}
 	return n, nil
@@ -690,21 +502,9 @@ func int64Value(v *int64) int64 {
 	return *v
 }
 
-func nonNil(ids []int64) []int64 {
-	if ids == nil {
-		return []int64{}
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
-	return ids
-}
-
-// MessageResolveAmbiguous implements store.MessageStore in one statement.
-func (db *DB) MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error) {
-	var state string
-	err := db.pool.QueryRow(ctx, queryMessageResolveAmbiguous, id, timeArg(now), store.ResolveSkew).Scan(&state)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("resolve ambiguous message: %w", err)
-	}
-	return state, nil
+	return s
 }

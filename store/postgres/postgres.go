@@ -1,8 +1,32 @@
-// Package postgres implements store.Store on PostgreSQL with pgx (pgxpool).
+// Package postgres implements store.Driver on PostgreSQL with pgx
+// (pgxpool).
 //
-// Several instances of wxnotify may share one database: every method is one
-// statement, atomic on its own, and migrations take a session advisory lock
-// so that instances starting together apply them once.
+// DB is the driver: it owns the connection pool and is a store.Executor on
+// it, each method atomic on its own (one statement, or a short transaction
+// of its own where a method needs several). Begin starts a transaction: an
+// executor on a pgx.Tx with the same methods, whose Begin makes a
+// savepoint (a nested transaction), and whose Commit and Rollback end it
+// (release or roll back to the savepoint; Rollback after Commit returns
+// nil, so it can be deferred). Methods that need several statements to be
+// all or none run on the transaction directly when they are called in one.
+// A statement that fails aborts the whole transaction (PostgreSQL's rule):
+// roll it back, or back to a savepoint begun before the failure, which
+// leaves the transaction usable. Transactions are READ COMMITTED; the
+// statements that must not take a row twice lock it (FOR UPDATE, with SKIP
+// LOCKED where a concurrent claimer should take the next row instead of
+// waiting), as each statement's comment in sql/ says.
+//
+// Every SQL statement is in sql/*.sql, one file per area, named sqlc-style
+// ("-- name: MessageLockDue") and loaded with internal/sqlfile into package
+// variables, so a missing one fails at start. The driver's Go code makes no
+// product decision: states and credit kinds decided by the caller are
+// parameters, and those a statement sets by its definition are in its SQL.
+//
+// Several instances of wxnotify may share one database. They agree on time
+// through the database's clock: Now is now() (the start of the transaction,
+// in one), which package queue uses for due times, leases and expiry,
+// whatever each instance's own clock says. Migrations take a session
+// advisory lock so that instances starting together apply them once.
 //
 // Times are timestamptz; the driver truncates them to store.TimePrecision
 // (microseconds, what timestamptz keeps) and returns them in UTC.
@@ -53,12 +77,14 @@ type Options struct {
 //go:embed migration/*.sql
 var migrations embed.FS
 
-// DB is a PostgreSQL database opened as a store.Store.
+// DB is a PostgreSQL database opened as a store.Driver: the executor on
+// its pool.
 type DB struct {
+	executor
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*DB)(nil)
+var _ store.Driver = (*DB)(nil)
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string) and applies pending migrations.
@@ -84,7 +110,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{executor: executor{q: pool}, pool: pool}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -92,8 +118,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Engine returns "postgres".
+// Engine implements store.Driver: "postgres".
 func (db *DB) Engine() string { return "postgres" }
+
+// Capabilities implements store.Driver: several instances may share the
+// database.
+func (db *DB) Capabilities() store.Capabilities {
+	return store.Capabilities{SharedByInstances: true}
+}
 
 // Pool returns the connection pool, for tests and tools.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
@@ -105,7 +137,7 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // each other.
 func (db *DB) Migrate(ctx context.Context) error {
 	var schema string
-	if err := db.pool.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+	if err := db.pool.QueryRow(ctx, queryCurrentSchema).Scan(&schema); err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
 	}
 	if schema == "" {
@@ -140,143 +172,6 @@ func (db *DB) Migrate(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.pool.Close()
 	return nil
-}
-
-// AppInsert implements store.Executor.
-func (db *DB) AppInsert(ctx context.Context, p *store.AppInsertParams) error {
-	_, err := db.pool.Exec(ctx, queryAppInsert,
-		p.AppID, p.Name, p.SecretSealed, p.TokenMode, timeArg(p.Now))
-	if pgCode(err) == codeUniqueViolation {
-		return store.ErrConflict
-	} else if err != nil {
-		return fmt.Errorf("insert app: %w", err)
-	}
-	return nil
-}
-
-// AppGet implements store.Executor.
-func (db *DB) AppGet(ctx context.Context, appID string) (*store.App, error) {
-	app, err := scanApp(db.pool.QueryRow(ctx, queryAppGet, appID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("get app: %w", err)
-	}
-	return app, nil
-}
-
-// AppList implements store.Executor.
-func (db *DB) AppList(ctx context.Context) ([]*store.App, error) {
-	rows, err := db.pool.Query(ctx, queryAppList)
-	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	defer rows.Close()
-	apps := []*store.App{}
-	for rows.Next() {
-		app, err := scanApp(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list apps: %w", err)
-		}
-		apps = append(apps, app)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	return apps, nil
-}
-
-// AppDelete implements store.Executor. The token row goes with the app
-// (ON DELETE CASCADE).
-func (db *DB) AppDelete(ctx context.Context, appID string) error {
-	tag, err := db.pool.Exec(ctx, queryAppDelete, appID)
-	if err != nil {
-		return fmt.Errorf("delete app: %w", err)
-	} else if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
-// TokenGet implements store.Executor.
-func (db *DB) TokenGet(ctx context.Context, appID string) (*store.Token, error) {
-	var (
-		t                                store.Token
-		expiresAt, fetchedAt, leaseUntil *time.Time
-		lastErrorAt, retryAt             *time.Time
-		leaseHolder, lastError           *string
-	)
-	err := db.pool.QueryRow(ctx, queryTokenGet, appID).Scan(
-		&t.AppID, &t.ValueSealed, &expiresAt, &fetchedAt, &t.Generation, &t.Fetches,
-		&leaseHolder, &leaseUntil, &lastError, &lastErrorAt, &retryAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("get token: %w", err)
-	}
-	t.ExpiresAt = timeValue(expiresAt)
-	t.FetchedAt = timeValue(fetchedAt)
-	t.LeaseHolder = stringValue(leaseHolder)
-	t.LeaseUntil = timeValue(leaseUntil)
-	t.LastError = stringValue(lastError)
-	t.LastErrorAt = timeValue(lastErrorAt)
-	t.RetryAt = timeValue(retryAt)
-	return &t, nil
-}
-
-// TokenLeaseAcquire implements store.Executor.
-func (db *DB) TokenLeaseAcquire(ctx context.Context, p *store.TokenLeaseAcquireParams) (bool, error) {
-	if err := p.Validate(); err != nil {
-		return false, err
-	}
-	var appID string
-	err := db.pool.QueryRow(ctx, queryTokenLeaseAcquire,
-		p.AppID, p.Holder, timeArg(p.Now), timeArg(p.Until)).Scan(&appID)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, nil
-	case pgCode(err) == codeForeignKeyViolation:
-		return false, store.ErrNotFound
-	case err != nil:
-		return false, fmt.Errorf("acquire token lease: %w", err)
-	}
-	return true, nil
-}
-
-// TokenLeaseRelease implements store.Executor.
-func (db *DB) TokenLeaseRelease(ctx context.Context, appID, holder string) error {
-	if _, err := db.pool.Exec(ctx, queryTokenLeaseRelease, appID, holder); err != nil {
-		return fmt.Errorf("release token lease: %w", err)
-	}
-	return nil
-}
-
-// TokenSave implements store.Executor.
-func (db *DB) TokenSave(ctx context.Context, p *store.TokenSaveParams) (bool, error) {
-	tag, err := db.pool.Exec(ctx, queryTokenSave,
-		p.AppID, p.Holder, p.ValueSealed, timeArg(p.ExpiresAt), timeArg(p.Now))
-	if err != nil {
-		return false, fmt.Errorf("save token: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// TokenSaveError implements store.Executor.
-func (db *DB) TokenSaveError(ctx context.Context, p *store.TokenSaveErrorParams) error {
-	if _, err := db.pool.Exec(ctx, queryTokenSaveError,
-		p.AppID, p.Holder, p.Message, timeArg(p.Now), timeArg(p.RetryAt)); err != nil {
-		return fmt.Errorf("save token error: %w", err)
-	}
-	return nil
-}
-
-func scanApp(row pgx.Row) (*store.App, error) {
-	var app store.App
-	if err := row.Scan(&app.AppID, &app.Name, &app.SecretSealed, &app.TokenMode, &app.CreatedAt); err != nil {
-		return nil, err
-	}
-	app.CreatedAt = app.CreatedAt.UTC()
-	return &app, nil
 }
 
 // pgCode returns the SQLSTATE of a PostgreSQL error, or "".

@@ -13,44 +13,54 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.TemplateStore = (*DB)(nil)
+var (
+	queryTemplateLive        = queries.MustGet("TemplateLive")
+	queryTemplateUpsert      = queries.MustGet("TemplateUpsert")
+	queryTemplateSyncRemove  = queries.MustGet("TemplateSyncRemove")
+	queryTemplateGet         = queries.MustGet("TemplateGet")
+	queryTemplateList        = queries.MustGet("TemplateList")
+	queryTemplateMarkDeleted = queries.MustGet("TemplateMarkDeleted")
+	queryTemplateSetTruncate = queries.MustGet("TemplateSetTruncate")
+	queryTemplateAliasSet    = queries.MustGet("TemplateAliasSet")
+	queryTemplateAliasDelete = queries.MustGet("TemplateAliasDelete")
+	queryTemplateAliasList   = queries.MustGet("TemplateAliasList")
+)
 
-// TemplateSync implements store.TemplateStore in one transaction.
-func (db *DB) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*store.TemplateSyncResult, error) {
+// TemplateSync implements store.Executor in one transaction (on the pool,
+// its own; in a transaction, that one).
+func (e *executor) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*store.TemplateSyncResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	defer tx.Rollback(ctx)
 	res := &store.TemplateSyncResult{Added: []string{}, Removed: []string{}}
-	ids := make([]string, 0, len(p.Templates))
-	// In id order, so concurrent syncs of one app lock rows in one order.
-	ts := slices.Clone(p.Templates)
-	slices.SortFunc(ts, func(a, b *store.Template) int { return strings.Compare(a.TemplateID, b.TemplateID) })
-	for _, t := range ts {
-		added, err := upsertTemplate(ctx, tx, p.AppID, t, p.Now)
+	err := e.atomic(ctx, "sync templates", func(q querier) error {
+		ids := make([]string, 0, len(p.Templates))
+		// In id order, so concurrent syncs of one app lock rows in one order.
+		ts := slices.Clone(p.Templates)
+		slices.SortFunc(ts, func(a, b *store.Template) int { return strings.Compare(a.TemplateID, b.TemplateID) })
+		for _, t := range ts {
+			added, err := upsertTemplate(ctx, q, p.AppID, t, p.Now)
+			if err != nil {
+				return err
+			}
+			if added {
+				res.Added = append(res.Added, t.TemplateID)
+			}
+			ids = append(ids, t.TemplateID)
+		}
+		rows, err := q.Query(ctx, queryTemplateSyncRemove, p.AppID, p.Kind, ids, timeArg(p.Now))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("sync templates: %w", err)
 		}
-		if added {
-			res.Added = append(res.Added, t.TemplateID)
+		removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("sync templates: %w", err)
 		}
-		ids = append(ids, t.TemplateID)
-	}
-	rows, err := tx.Query(ctx, queryTemplateSyncRemove, p.AppID, p.Kind, ids, timeArg(p.Now))
+		res.Removed = append(res.Removed, removed...)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	res.Removed = append(res.Removed, removed...)
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
+		return nil, err
 	}
 	slices.Sort(res.Added)
 	slices.Sort(res.Removed)
@@ -59,9 +69,9 @@ func (db *DB) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*s
 
 // upsertTemplate writes one listed template and reports whether it was
 // added (new, or deleted before).
-func upsertTemplate(ctx context.Context, tx pgx.Tx, appID string, t *store.Template, now time.Time) (bool, error) {
+func upsertTemplate(ctx context.Context, q querier, appID string, t *store.Template, now time.Time) (bool, error) {
 	var live bool
-	err := tx.QueryRow(ctx, queryTemplateLive, appID, t.TemplateID).Scan(&live)
+	err := q.QueryRow(ctx, queryTemplateLive, appID, t.TemplateID).Scan(&live)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("upsert template: %w", err)
 	}
@@ -69,7 +79,7 @@ func upsertTemplate(ctx context.Context, tx pgx.Tx, appID string, t *store.Templ
 	if keywords == nil {
 		keywords = []byte("[]")
 	}
-	_, err = tx.Exec(ctx, queryTemplateUpsert, appID, t.TemplateID, t.Kind, t.Title, t.Content,
+	_, err = q.Exec(ctx, queryTemplateUpsert, appID, t.TemplateID, t.Kind, t.Title, t.Content,
 		string(keywords), t.Type, timeArg(now))
 	if pgCode(err) == codeForeignKeyViolation {
 		return false, store.ErrNotFound
@@ -79,28 +89,21 @@ func upsertTemplate(ctx context.Context, tx pgx.Tx, appID string, t *store.Templ
 	return !live, nil
 }
 
-// TemplateUpsert implements store.TemplateStore.
-func (db *DB) TemplateUpsert(ctx context.Context, appID string, t *store.Template, now time.Time) error {
+// TemplateUpsert implements store.Executor, in one transaction as
+// TemplateSync.
+func (e *executor) TemplateUpsert(ctx context.Context, appID string, t *store.Template, now time.Time) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("upsert template: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := upsertTemplate(ctx, tx, appID, t, now); err != nil {
+	return e.atomic(ctx, "upsert template", func(q querier) error {
+		_, err := upsertTemplate(ctx, q, appID, t, now)
 		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("upsert template: %w", err)
-	}
-	return nil
+	})
 }
 
-// TemplateGet implements store.TemplateStore.
-func (db *DB) TemplateGet(ctx context.Context, appID, templateID string) (*store.Template, error) {
-	t, err := scanTemplate(db.pool.QueryRow(ctx, queryTemplateGet, appID, templateID))
+// TemplateGet implements store.Executor.
+func (e *executor) TemplateGet(ctx context.Context, appID, templateID string) (*store.Template, error) {
+	t, err := scanTemplate(e.q.QueryRow(ctx, queryTemplateGet, appID, templateID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -109,9 +112,9 @@ func (db *DB) TemplateGet(ctx context.Context, appID, templateID string) (*store
 	return t, nil
 }
 
-// TemplateList implements store.TemplateStore.
-func (db *DB) TemplateList(ctx context.Context, appID string) ([]*store.Template, error) {
-	rows, err := db.pool.Query(ctx, queryTemplateList, appID)
+// TemplateList implements store.Executor.
+func (e *executor) TemplateList(ctx context.Context, appID string) ([]*store.Template, error) {
+	rows, err := e.q.Query(ctx, queryTemplateList, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
@@ -130,26 +133,26 @@ func (db *DB) TemplateList(ctx context.Context, appID string) ([]*store.Template
 	return out, nil
 }
 
-// TemplateMarkDeleted implements store.TemplateStore.
-func (db *DB) TemplateMarkDeleted(ctx context.Context, appID, templateID string, now time.Time) (bool, error) {
-	tag, err := db.pool.Exec(ctx, queryTemplateMarkDeleted, appID, templateID, timeArg(now))
+// TemplateMarkDeleted implements store.Executor.
+func (e *executor) TemplateMarkDeleted(ctx context.Context, appID, templateID string, now time.Time) (bool, error) {
+	tag, err := e.q.Exec(ctx, queryTemplateMarkDeleted, appID, templateID, timeArg(now))
 	if err != nil {
 		return false, fmt.Errorf("mark template deleted: %w", err)
 	} else if tag.RowsAffected() == 1 {
 		return true, nil
 	}
-	if _, err := db.TemplateGet(ctx, appID, templateID); err != nil {
+	if _, err := e.TemplateGet(ctx, appID, templateID); err != nil {
 		return false, err
 	}
 	return false, nil
 }
 
-// TemplateSetTruncate implements store.TemplateStore.
-func (db *DB) TemplateSetTruncate(ctx context.Context, appID, templateID string, keys []byte) error {
+// TemplateSetTruncate implements store.Executor.
+func (e *executor) TemplateSetTruncate(ctx context.Context, appID, templateID string, keys []byte) error {
 	if keys == nil {
 		keys = []byte("[]")
 	}
-	tag, err := db.pool.Exec(ctx, queryTemplateSetTruncate, appID, templateID, string(keys))
+	tag, err := e.q.Exec(ctx, queryTemplateSetTruncate, appID, templateID, string(keys))
 	if err != nil {
 		return fmt.Errorf("set template truncation: %w", err)
 	} else if tag.RowsAffected() == 0 {
@@ -158,9 +161,9 @@ func (db *DB) TemplateSetTruncate(ctx context.Context, appID, templateID string,
 	return nil
 }
 
-// TemplateAliasSet implements store.TemplateStore.
-func (db *DB) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) error {
-	_, err := db.pool.Exec(ctx, queryTemplateAliasSet, a.AppID, a.Alias, a.TemplateID)
+// TemplateAliasSet implements store.Executor.
+func (e *executor) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) error {
+	_, err := e.q.Exec(ctx, queryTemplateAliasSet, a.AppID, a.Alias, a.TemplateID)
 	if pgCode(err) == codeForeignKeyViolation {
 		return store.ErrNotFound
 	} else if err != nil {
@@ -169,9 +172,9 @@ func (db *DB) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) erro
 	return nil
 }
 
-// TemplateAliasDelete implements store.TemplateStore.
-func (db *DB) TemplateAliasDelete(ctx context.Context, appID, alias string) error {
-	tag, err := db.pool.Exec(ctx, queryTemplateAliasDelete, appID, alias)
+// TemplateAliasDelete implements store.Executor.
+func (e *executor) TemplateAliasDelete(ctx context.Context, appID, alias string) error {
+	tag, err := e.q.Exec(ctx, queryTemplateAliasDelete, appID, alias)
 	if err != nil {
 		return fmt.Errorf("delete template alias: %w", err)
 	} else if tag.RowsAffected() == 0 {
@@ -180,9 +183,9 @@ func (db *DB) TemplateAliasDelete(ctx context.Context, appID, alias string) erro
 	return nil
 }
 
-// TemplateAliasList implements store.TemplateStore.
-func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.TemplateAlias, error) {
-	rows, err := db.pool.Query(ctx, queryTemplateAliasList, appID)
+// TemplateAliasList implements store.Executor.
+func (e *executor) TemplateAliasList(ctx context.Context, appID string) ([]*store.TemplateAlias, error) {
+	rows, err := e.q.Query(ctx, queryTemplateAliasList, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list template aliases: %w", err)
 	}
@@ -199,11 +202,6 @@ func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.Tem
 		return nil, fmt.Errorf("list template aliases: %w", err)
 	}
 	return out, nil
-}
-
-// MessageFailTemplate implements store.TemplateStore in one transaction.
-func (db *DB) MessageFailTemplate(ctx context.Context, appID, templateID, reason string, now time.Time) ([]int64, error) {
-	return db.endMessages(ctx, "fail template messages", queryMessageFailTemplate, appID, templateID, reason, timeArg(now))
 }
 
 func scanTemplate(row pgx.Row) (*store.Template, error) {

@@ -10,13 +10,20 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
+var (
+	queryAPIKeyInsert = queries.MustGet("APIKeyInsert")
+	queryAPIKeyGet    = queries.MustGet("APIKeyGet")
+	queryAPIKeyList   = queries.MustGet("APIKeyList")
+	queryAPIKeyDelete = queries.MustGet("APIKeyDelete")
+)
+
 // APIKeyInsert implements store.Executor.
-func (db *DB) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
+func (e *executor) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
 	apps, err := json.Marshal(k.Apps)
 	if err != nil {
 		return err
 	}
-	_, err = db.write.ExecContext(ctx, queryAPIKeyInsert, k.ID, k.Name, k.SecretHash, string(apps), timeArg(k.CreatedAt))
+	_, err = e.write.ExecContext(ctx, queryAPIKeyInsert, k.ID, k.Name, k.SecretHash, string(apps), timeArg(k.CreatedAt))
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	} else if err != nil {
@@ -26,8 +33,8 @@ func (db *DB) APIKeyInsert(ctx context.Context, k *store.APIKey) error {
 }
 
 // APIKeyGet implements store.Executor.
-func (db *DB) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
-	k, err := scanAPIKey(db.read.QueryRowContext(ctx, queryAPIKeyGet, id))
+func (e *executor) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
+	k, err := scanAPIKey(e.read.QueryRowContext(ctx, queryAPIKeyGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -37,8 +44,8 @@ func (db *DB) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
 }
 
 // APIKeyList implements store.Executor.
-func (db *DB) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
-	rows, err := db.read.QueryContext(ctx, queryAPIKeyList)
+func (e *executor) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
+	rows, err := e.read.QueryContext(ctx, queryAPIKeyList)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
@@ -55,8 +62,8 @@ func (db *DB) APIKeyList(ctx context.Context) ([]*store.APIKey, error) {
 }
 
 // APIKeyDelete implements store.Executor.
-func (db *DB) APIKeyDelete(ctx context.Context, id string) error {
-	res, err := db.write.ExecContext(ctx, queryAPIKeyDelete, id)
+func (e *executor) APIKeyDelete(ctx context.Context, id string) error {
+	res, err := e.write.ExecContext(ctx, queryAPIKeyDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete api key: %w", err)
 	}

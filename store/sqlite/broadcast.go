@@ -13,12 +13,35 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.BroadcastStore = (*DB)(nil)
+var (
+	queryBroadcastInsert     = queries.MustGet("BroadcastInsert")
+	queryBroadcastFinish     = queries.MustGet("BroadcastFinish")
+	queryBroadcastGet        = queries.MustGet("BroadcastGet")
+	queryBroadcastAbortStale = queries.MustGet("BroadcastAbortStale")
 
-// BroadcastInsert implements store.BroadcastStore.
-func (db *DB) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
+	queryScheduleInsert   = queries.MustGet("ScheduleInsert")
+	queryScheduleGet      = queries.MustGet("ScheduleGet")
+	queryScheduleList     = queries.MustGet("ScheduleList")
+	queryScheduleSetState = queries.MustGet("ScheduleSetState")
+	queryScheduleDelete   = queries.MustGet("ScheduleDelete")
+	queryScheduleClaimDue = queries.MustGet("ScheduleClaimDue")
+	queryScheduleAdvance  = queries.MustGet("ScheduleAdvance")
+
+	queryWebhookInsert       = queries.MustGet("WebhookInsert")
+	queryWebhookGet          = queries.MustGet("WebhookGet")
+	queryWebhookList         = queries.MustGet("WebhookList")
+	queryWebhookDelete       = queries.MustGet("WebhookDelete")
+	queryWebhookOutboxInsert = queries.MustGet("WebhookOutboxInsert")
+	queryWebhookOutboxClaim  = queries.MustGet("WebhookOutboxClaim")
+	queryWebhookOutboxDelete = queries.MustGet("WebhookOutboxDelete")
+	queryWebhookOutboxRetry  = queries.MustGet("WebhookOutboxRetry")
+	queryWebhookOutboxCounts = queries.MustGet("WebhookOutboxCounts")
+)
+
+// BroadcastInsert implements store.Executor.
+func (e *executor) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
 	var id int64
-	err := db.write.QueryRowContext(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
+	err := e.write.QueryRowContext(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
 	if isForeignKeyViolation(err) {
 		return 0, store.ErrNotFound
 	} else if err != nil {
@@ -27,12 +50,12 @@ func (db *DB) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParam
 	return id, nil
 }
 
-// BroadcastFinish implements store.BroadcastStore.
-func (db *DB) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParams) error {
+// BroadcastFinish implements store.Executor.
+func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParams) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
+	res, err := e.write.ExecContext(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
 	if err != nil {
 		return fmt.Errorf("finish broadcast: %w", err)
 	}
@@ -41,19 +64,19 @@ func (db *DB) BroadcastFinish(ctx context.Context, p *store.BroadcastFinishParam
 	} else if n == 1 {
 		return nil
 	}
-	if _, err := db.BroadcastGet(ctx, p.ID); err != nil {
+	if _, err := e.BroadcastGet(ctx, p.ID); err != nil {
 		return err
 	}
 	return store.ErrConflict
 }
 
-// BroadcastGet implements store.BroadcastStore.
-func (db *DB) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
+// BroadcastGet implements store.Executor.
+func (e *executor) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
 	var (
 		b                    store.Broadcast
 		createdAt, updatedAt sql.NullInt64
 	)
-	err := db.read.QueryRowContext(ctx, queryBroadcastGet, id).Scan(
+	err := e.read.QueryRowContext(ctx, queryBroadcastGet, id).Scan(
 		&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &createdAt, &updatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -64,10 +87,10 @@ func (db *DB) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, err
 	return &b, nil
 }
 
-// ScheduleInsert implements store.BroadcastStore.
-func (db *DB) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams) (int64, error) {
+// ScheduleInsert implements store.Executor.
+func (e *executor) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams) (int64, error) {
 	var id int64
-	err := db.write.QueryRowContext(ctx, queryScheduleInsert,
+	err := e.write.QueryRowContext(ctx, queryScheduleInsert,
 		p.AppID, p.Name, p.Cron, p.Timezone, p.Message, p.State, timeArg(p.NextRunAt), timeArg(p.Now)).Scan(&id)
 	if isForeignKeyViolation(err) {
 		return 0, store.ErrNotFound
@@ -77,9 +100,9 @@ func (db *DB) ScheduleInsert(ctx context.Context, p *store.ScheduleInsertParams)
 	return id, nil
 }
 
-// ScheduleGet implements store.BroadcastStore.
-func (db *DB) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error) {
-	s, err := scanSchedule(db.read.QueryRowContext(ctx, queryScheduleGet, id))
+// ScheduleGet implements store.Executor.
+func (e *executor) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error) {
+	s, err := scanSchedule(e.read.QueryRowContext(ctx, queryScheduleGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -88,13 +111,13 @@ func (db *DB) ScheduleGet(ctx context.Context, id int64) (*store.Schedule, error
 	return s, nil
 }
 
-// ScheduleList implements store.BroadcastStore.
-func (db *DB) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]*store.Schedule, error) {
+// ScheduleList implements store.Executor.
+func (e *executor) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]*store.Schedule, error) {
 	apps, err := appIDsArg(p.AppIDs)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.read.QueryContext(ctx, queryScheduleList, apps)
+	rows, err := e.read.QueryContext(ctx, queryScheduleList, apps)
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
@@ -105,9 +128,9 @@ func (db *DB) ScheduleList(ctx context.Context, p *store.ScheduleListParams) ([]
 	return out, nil
 }
 
-// ScheduleSetState implements store.BroadcastStore.
-func (db *DB) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStateParams) (*store.Schedule, error) {
-	s, err := scanSchedule(db.write.QueryRowContext(ctx, queryScheduleSetState,
+// ScheduleSetState implements store.Executor.
+func (e *executor) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStateParams) (*store.Schedule, error) {
+	s, err := scanSchedule(e.write.QueryRowContext(ctx, queryScheduleSetState,
 		p.ID, p.State, timeArg(p.NextRunAt), timeArg(p.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -117,21 +140,21 @@ func (db *DB) ScheduleSetState(ctx context.Context, p *store.ScheduleSetStatePar
 	return s, nil
 }
 
-// ScheduleDelete implements store.BroadcastStore.
-func (db *DB) ScheduleDelete(ctx context.Context, id int64) error {
-	res, err := db.write.ExecContext(ctx, queryScheduleDelete, id)
+// ScheduleDelete implements store.Executor.
+func (e *executor) ScheduleDelete(ctx context.Context, id int64) error {
+	res, err := e.write.ExecContext(ctx, queryScheduleDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete schedule: %w", err)
 	}
 	return oneRow(res, "delete schedule")
 }
 
-// ScheduleClaimDue implements store.BroadcastStore.
-func (db *DB) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDueParams) ([]*store.Schedule, error) {
+// ScheduleClaimDue implements store.Executor.
+func (e *executor) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDueParams) ([]*store.Schedule, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := db.write.QueryContext(ctx, queryScheduleClaimDue,
+	rows, err := e.write.QueryContext(ctx, queryScheduleClaimDue,
 		p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim schedules: %w", err)
@@ -147,9 +170,9 @@ func (db *DB) ScheduleClaimDue(ctx context.Context, p *store.ScheduleClaimDuePar
 	return out, nil
 }
 
-// ScheduleAdvance implements store.BroadcastStore.
-func (db *DB) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParams) (bool, error) {
-	res, err := db.write.ExecContext(ctx, queryScheduleAdvance,
+// ScheduleAdvance implements store.Executor.
+func (e *executor) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParams) (bool, error) {
+	res, err := e.write.ExecContext(ctx, queryScheduleAdvance,
 		p.ID, p.Holder, timeArg(p.Occurrence), timeArg(p.NextRunAt), timeArg(p.Now))
 	if err != nil {
 		return false, fmt.Errorf("advance schedule: %w", err)
@@ -161,10 +184,10 @@ func (db *DB) ScheduleAdvance(ctx context.Context, p *store.ScheduleAdvanceParam
 	return n == 1, nil
 }
 
-// WebhookInsert implements store.BroadcastStore.
-func (db *DB) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (int64, error) {
+// WebhookInsert implements store.Executor.
+func (e *executor) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (int64, error) {
 	var id int64
-	err := db.write.QueryRowContext(ctx, queryWebhookInsert, p.AppID, p.URL, p.SecretSealed, timeArg(p.Now)).Scan(&id)
+	err := e.write.QueryRowContext(ctx, queryWebhookInsert, p.AppID, p.URL, p.SecretSealed, timeArg(p.Now)).Scan(&id)
 	if isForeignKeyViolation(err) {
 		return 0, store.ErrNotFound
 	} else if err != nil {
@@ -173,9 +196,9 @@ func (db *DB) WebhookInsert(ctx context.Context, p *store.WebhookInsertParams) (
 	return id, nil
 }
 
-// WebhookGet implements store.BroadcastStore.
-func (db *DB) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) {
-	w, err := scanWebhook(db.read.QueryRowContext(ctx, queryWebhookGet, id))
+// WebhookGet implements store.Executor.
+func (e *executor) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) {
+	w, err := scanWebhook(e.read.QueryRowContext(ctx, queryWebhookGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -184,13 +207,13 @@ func (db *DB) WebhookGet(ctx context.Context, id int64) (*store.Webhook, error) 
 	return w, nil
 }
 
-// WebhookList implements store.BroadcastStore.
-func (db *DB) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*store.Webhook, error) {
+// WebhookList implements store.Executor.
+func (e *executor) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*store.Webhook, error) {
 	apps, err := appIDsArg(p.AppIDs)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.read.QueryContext(ctx, queryWebhookList, apps)
+	rows, err := e.read.QueryContext(ctx, queryWebhookList, apps)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
@@ -209,55 +232,54 @@ func (db *DB) WebhookList(ctx context.Context, p *store.WebhookListParams) ([]*s
 	return out, nil
 }
 
-// WebhookDelete implements store.BroadcastStore.
-func (db *DB) WebhookDelete(ctx context.Context, id int64) error {
-	res, err := db.write.ExecContext(ctx, queryWebhookDelete, id)
+// WebhookDelete implements store.Executor.
+func (e *executor) WebhookDelete(ctx context.Context, id int64) error {
+	res, err := e.write.ExecContext(ctx, queryWebhookDelete, id)
 	if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
 	}
 	return oneRow(res, "delete webhook")
 }
 
-// WebhookOutboxInsertMany implements store.BroadcastStore: one transaction,
-// one prepared statement.
-func (db *DB) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (int64, error) {
+// WebhookOutboxInsertMany implements store.Executor: one prepared
+// statement, all or none (a transaction of its own on the pool, a savepoint
+// in one).
+func (e *executor) WebhookOutboxInsertMany(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (int64, error) {
 	if len(ps) == 0 {
 		return 0, nil
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("insert webhook events: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, queryWebhookOutboxInsert)
-	if err != nil {
-		return 0, fmt.Errorf("insert webhook events: %w", err)
-	}
-	defer stmt.Close()
 	var total int64
-	for _, p := range ps {
-		res, err := stmt.ExecContext(ctx, p.AppID, p.Event, p.MessageID, p.Payload, timeArg(p.Now))
+	err := e.atomic(ctx, func(w *executor) error {
+		stmt, err := w.write.PrepareContext(ctx, queryWebhookOutboxInsert)
 		if err != nil {
-			return 0, fmt.Errorf("insert webhook events: %w", err)
+			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("insert webhook events: %w", err)
+		defer stmt.Close()
+		for _, p := range ps {
+			res, err := stmt.ExecContext(ctx, p.AppID, p.Event, p.MessageID, p.Payload, timeArg(p.Now))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += n
 		}
-		total += n
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("insert webhook events: %w", err)
 	}
 	return total, nil
 }
 
-// WebhookOutboxClaim implements store.BroadcastStore.
-func (db *DB) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClaimParams) ([]*store.WebhookOutbox, error) {
+// WebhookOutboxClaim implements store.Executor.
+func (e *executor) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClaimParams) ([]*store.WebhookOutbox, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := db.write.QueryContext(ctx, queryWebhookOutboxClaim,
+	rows, err := e.write.QueryContext(ctx, queryWebhookOutboxClaim,
 		p.Holder, timeArg(p.Now), timeArg(p.LeaseUntil), p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
@@ -287,16 +309,16 @@ func (db *DB) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutboxClai
 	return out, nil
 }
 
-// WebhookOutboxFinish implements store.BroadcastStore.
-func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFinishParams) (bool, error) {
+// WebhookOutboxFinish implements store.Executor.
+func (e *executor) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFinishParams) (bool, error) {
 	var (
 		res sql.Result
 		err error
 	)
 	if p.Delivered {
-		res, err = db.write.ExecContext(ctx, queryWebhookOutboxDelete, p.ID, p.Holder)
+		res, err = e.write.ExecContext(ctx, queryWebhookOutboxDelete, p.ID, p.Holder)
 	} else {
-		res, err = db.write.ExecContext(ctx, queryWebhookOutboxRetry,
+		res, err = e.write.ExecContext(ctx, queryWebhookOutboxRetry,
 			p.ID, p.Holder, p.Dead, timeArg(p.NextAttemptAt), p.LastError)
 	}
 	if err != nil {
@@ -309,9 +331,9 @@ func (db *DB) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutboxFin
 	return n == 1, nil
 }
 
-// WebhookOutboxCounts implements store.BroadcastStore.
-func (db *DB) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
-	return db.countByState(ctx, "count webhook events", queryWebhookOutboxCounts, webhookID)
+// WebhookOutboxCounts implements store.Executor.
+func (e *executor) WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error) {
+	return e.countByState(ctx, "count webhook events", queryWebhookOutboxCounts, webhookID)
 }
 
 func scanSchedule(s scanner) (*store.Schedule, error) {
@@ -369,9 +391,9 @@ func appIDsArg(ids []string) (any, error) {
 	return string(b), nil
 }
 
-// BroadcastAbortStale implements store.BroadcastStore.
-func (db *DB) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
-	res, err := db.write.ExecContext(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
+// BroadcastAbortStale implements store.Executor.
+func (e *executor) BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error) {
+	res, err := e.write.ExecContext(ctx, queryBroadcastAbortStale, timeArg(before), timeArg(now))
 	if err != nil {
 		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -10,12 +11,26 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
+var (
+	queryCreditInsert       = queries.MustGet("CreditInsert")
+	queryCreditGet          = queries.MustGet("CreditGet")
+	queryCreditSpend        = queries.MustGet("CreditSpend")
+	queryCreditReserve      = queries.MustGet("CreditReserve")
+	queryCreditRefund       = queries.MustGet("CreditRefund")
+	queryCreditKill         = queries.MustGet("CreditKill")
+	queryCreditKillTemplate = queries.MustGet("CreditKillTemplate")
+	queryCreditPurgeExpired = queries.MustGet("CreditPurgeExpired")
+	queryCreditPurgeGone    = queries.MustGet("CreditPurgeGone")
+	queryCreditStocks       = queries.MustGet("CreditStocks")
+	querySubscribeChoiceAdd = queries.MustGet("SubscribeChoiceAdd")
+)
+
 // purgeBatch is how many rows one purge statement deletes at most.
 const purgeBatch = 1000
 
-// CreditInsertBatch implements store.Executor: one transaction, one prepared
-// statement.
-func (db *DB) CreditInsertBatch(ctx context.Context, credits []*store.CreditInsertParams) (int, error) {
+// CreditInsertBatch implements store.Executor: one prepared statement, all
+// or none (a transaction of its own on the pool, a savepoint in one).
+func (e *executor) CreditInsertBatch(ctx context.Context, credits []*store.CreditInsertParams) (int, error) {
 	for _, c := range credits {
 		if err := c.Validate(); err != nil {
 			return 0, err
@@ -24,40 +39,40 @@ func (db *DB) CreditInsertBatch(ctx context.Context, credits []*store.CreditInse
 	if len(credits) == 0 {
 		return 0, nil
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("insert credits: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, queryCreditInsert)
-	if err != nil {
-		return 0, fmt.Errorf("insert credits: %w", err)
-	}
-	defer stmt.Close()
 	added := 0
-	for _, c := range credits {
-		res, err := stmt.ExecContext(ctx, c.AppID, c.OpenID, c.Kind, c.TemplateID, c.Value.Reveal(),
-			c.Uses, timeArg(c.ObtainedAt), timeArg(c.ExpiresAt), c.Source)
-		if isForeignKeyViolation(err) {
-			return 0, store.ErrNotFound
-		} else if err != nil {
-			return 0, fmt.Errorf("insert credits: %w", err)
-		}
-		n, err := res.RowsAffected()
+	err := e.atomic(ctx, func(w *executor) error {
+		stmt, err := w.write.PrepareContext(ctx, queryCreditInsert)
 		if err != nil {
-			return 0, fmt.Errorf("insert credits: %w", err)
+			return err
 		}
-		added += int(n)
-	}
-	if err := tx.Commit(); err != nil {
+		defer stmt.Close()
+		for _, c := range credits {
+			res, err := stmt.ExecContext(ctx, c.AppID, c.OpenID, c.Kind, c.TemplateID, c.Value.Reveal(),
+				c.Uses, timeArg(c.ObtainedAt), timeArg(c.ExpiresAt), c.Source)
+			if isForeignKeyViolation(err) {
+				return store.ErrNotFound
+			} else if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			added += int(n)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, store.ErrNotFound
+	} else if err != nil {
 		return 0, fmt.Errorf("insert credits: %w", err)
 	}
 	return added, nil
 }
 
 // CreditGet implements store.Executor.
-func (db *DB) CreditGet(ctx context.Context, id int64) (*store.Credit, error) {
-	c, err := scanCredit(db.read.QueryRowContext(ctx, queryCreditGet, id))
+func (e *executor) CreditGet(ctx context.Context, id int64) (*store.Credit, error) {
+	c, err := scanCredit(e.read.QueryRowContext(ctx, queryCreditGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -68,12 +83,12 @@ func (db *DB) CreditGet(ctx context.Context, id int64) (*store.Credit, error) {
 
 // CreditSpend implements store.Executor: one UPDATE per kind, until one
 // takes a use.
-func (db *DB) CreditSpend(ctx context.Context, p *store.CreditSpendParams) (*store.Credit, error) {
+func (e *executor) CreditSpend(ctx context.Context, p *store.CreditSpendParams) (*store.Credit, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	for _, kind := range p.Kinds {
-		c, err := scanCredit(db.write.QueryRowContext(ctx, queryCreditSpend,
+		c, err := scanCredit(e.write.QueryRowContext(ctx, queryCreditSpend,
 			p.AppID, p.OpenID, p.TemplateID, kind, timeArg(p.Cutoff), timeArg(p.Now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
@@ -85,9 +100,48 @@ func (db *DB) CreditSpend(ctx context.Context, p *store.CreditSpendParams) (*sto
 	return nil, store.ErrNotFound
 }
 
+// CreditReserveMany implements store.Executor: one statement per p, in
+// order on one connection (so each sees the uses the earlier ones took), all
+// or none. Busy is never set: no other transaction can hold a credit while
+// this one writes (SQLite has one writer).
+func (e *executor) CreditReserveMany(ctx context.Context, ps []*store.CreditReserveParams) ([]store.CreditReserved, error) {
+	for _, p := range ps {
+		if len(p.Kinds) == 0 {
+			return nil, fmt.Errorf("reserve credits: Kinds required")
+		}
+	}
+	res := make([]store.CreditReserved, len(ps))
+	if len(ps) == 0 {
+		return res, nil
+	}
+	err := e.atomic(ctx, func(w *executor) error {
+		stmt, err := w.write.PrepareContext(ctx, queryCreditReserve)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, p := range ps {
+			kinds, err := json.Marshal(p.Kinds)
+			if err != nil {
+				return err
+			}
+			err = stmt.QueryRowContext(ctx, p.AppID, p.OpenID, p.TemplateID, string(kinds),
+				timeArg(p.Cutoff), timeArg(p.Now)).Scan(&res[i].ID, &res[i].Value)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reserve credits: %w", err)
+	}
+	return res, nil
+}
+
 // CreditRefund implements store.Executor.
-func (db *DB) CreditRefund(ctx context.Context, id int64) error {
-	res, err := db.write.ExecContext(ctx, queryCreditRefund, id)
+func (e *executor) CreditRefund(ctx context.Context, id int64) error {
+	res, err := e.write.ExecContext(ctx, queryCreditRefund, id)
 	if err != nil {
 		return fmt.Errorf("refund credit: %w", err)
 	}
@@ -95,8 +149,8 @@ func (db *DB) CreditRefund(ctx context.Context, id int64) error {
 }
 
 // CreditKill implements store.Executor.
-func (db *DB) CreditKill(ctx context.Context, id int64, reason string) error {
-	res, err := db.write.ExecContext(ctx, queryCreditKill, id, reason)
+func (e *executor) CreditKill(ctx context.Context, id int64, reason string) error {
+	res, err := e.write.ExecContext(ctx, queryCreditKill, id, reason)
 	if err != nil {
 		return fmt.Errorf("kill credit: %w", err)
 	}
@@ -104,11 +158,11 @@ func (db *DB) CreditKill(ctx context.Context, id int64, reason string) error {
 }
 
 // CreditKillTemplate implements store.Executor.
-func (db *DB) CreditKillTemplate(ctx context.Context, p *store.CreditKillTemplateParams) (int64, error) {
+func (e *executor) CreditKillTemplate(ctx context.Context, p *store.CreditKillTemplateParams) (int64, error) {
 	if err := p.Validate(); err != nil {
 		return 0, err
 	}
-	res, err := db.write.ExecContext(ctx, queryCreditKillTemplate, p.AppID, p.OpenID, p.TemplateID, p.Reason)
+	res, err := e.write.ExecContext(ctx, queryCreditKillTemplate, p.AppID, p.OpenID, p.TemplateID, p.Reason)
 	if err != nil {
 		return 0, fmt.Errorf("kill template credits: %w", err)
 	}
@@ -120,7 +174,7 @@ func (db *DB) CreditKillTemplate(ctx context.Context, p *store.CreditKillTemplat
 }
 
 // CreditPurge implements store.Executor, in batches of purgeBatch rows.
-func (db *DB) CreditPurge(ctx context.Context, p *store.CreditPurgeParams) (int64, error) {
+func (e *executor) CreditPurge(ctx context.Context, p *store.CreditPurgeParams) (int64, error) {
 	var total int64
 	for _, q := range []struct {
 		query string
@@ -130,7 +184,7 @@ func (db *DB) CreditPurge(ctx context.Context, p *store.CreditPurgeParams) (int6
 		{queryCreditPurgeGone, timeArg(p.SpentBefore)},
 	} {
 		for {
-			res, err := db.write.ExecContext(ctx, q.query, q.at, purgeBatch)
+			res, err := e.write.ExecContext(ctx, q.query, q.at, purgeBatch)
 			if err != nil {
 				return total, fmt.Errorf("purge credits: %w", err)
 			}
@@ -148,8 +202,8 @@ func (db *DB) CreditPurge(ctx context.Context, p *store.CreditPurgeParams) (int6
 }
 
 // CreditStocks implements store.Executor.
-func (db *DB) CreditStocks(ctx context.Context, p *store.CreditStocksParams) ([]*store.CreditStock, error) {
-	rows, err := db.read.QueryContext(ctx, queryCreditStocks,
+func (e *executor) CreditStocks(ctx context.Context, p *store.CreditStocksParams) ([]*store.CreditStock, error) {
+	rows, err := e.read.QueryContext(ctx, queryCreditStocks,
 		p.AppID, p.OpenID, p.TemplateID, p.Kind, timeArg(p.Cutoff), timeArg(p.ExpiringBefore))
 	if err != nil {
 		return nil, fmt.Errorf("credit stocks: %w", err)
@@ -170,57 +224,14 @@ func (db *DB) CreditStocks(ctx context.Context, p *store.CreditStocksParams) ([]
 }
 
 // SubscribeChoiceAdd implements store.Executor.
-func (db *DB) SubscribeChoiceAdd(ctx context.Context, p *store.SubscribeChoiceAddParams) error {
-	if _, err := db.write.ExecContext(ctx, querySubscribeChoiceAdd,
+func (e *executor) SubscribeChoiceAdd(ctx context.Context, p *store.SubscribeChoiceAddParams) error {
+	if _, err := e.write.ExecContext(ctx, querySubscribeChoiceAdd,
 		p.AppID, p.TemplateID, p.Choice, p.Count, timeArg(p.Now)); isForeignKeyViolation(err) {
 		return store.ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("add subscribe choice: %w", err)
 	}
 	return nil
-}
-
-// EventInsert implements store.Executor.
-func (db *DB) EventInsert(ctx context.Context, e *store.Event) (bool, error) {
-	var id int64
-	err := db.write.QueryRowContext(ctx, queryEventInsert,
-		e.AppID, e.Type, e.OpenID, e.TemplateID, e.Status, e.PopupScene, e.MsgID, e.ErrorCode,
-		timeArg(e.CreateTime), timeArg(e.ReceivedAt)).Scan(&id)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case isForeignKeyViolation(err):
-		return false, store.ErrNotFound
-	case err != nil:
-		return false, fmt.Errorf("insert event: %w", err)
-	}
-	return true, nil
-}
-
-// EventListByMsgID implements store.Executor.
-func (db *DB) EventListByMsgID(ctx context.Context, appID, msgID string) ([]*store.Event, error) {
-	rows, err := db.read.QueryContext(ctx, queryEventListByMsgID, appID, msgID)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	events := []*store.Event{}
-	for rows.Next() {
-		var (
-			e                      store.Event
-			createTime, receivedAt sql.NullInt64
-		)
-		if err := rows.Scan(&e.ID, &e.AppID, &e.Type, &e.OpenID, &e.TemplateID, &e.Status, &e.PopupScene,
-			&e.MsgID, &e.ErrorCode, &createTime, &receivedAt); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.CreateTime, e.ReceivedAt = timeValue(createTime), timeValue(receivedAt)
-		events = append(events, &e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return events, nil
 }
 
 func scanCredit(s scanner) (*store.Credit, error) {

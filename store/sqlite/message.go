@@ -6,35 +6,51 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.MessageStore = (*DB)(nil)
+var (
+	queryMessageInsert           = queries.MustGet("MessageInsert")
+	queryMessageIDByKey          = queries.MustGet("MessageIDByKey")
+	queryMessageAnyDue           = queries.MustGet("MessageAnyDue")
+	queryMessageLockDue          = queries.MustGet("MessageLockDue")
+	queryMessageLockExpired      = queries.MustGet("MessageLockExpired")
+	queryMessageLockLeaseExpired = queries.MustGet("MessageLockLeaseExpired")
+	queryMessageLockOfTemplate   = queries.MustGet("MessageLockOfTemplate")
+	queryMessageGet              = queries.MustGet("MessageGet")
+	queryMessageClaimMany        = queries.MustGet("MessageClaimMany")
+	queryMessageUpdateMany       = queries.MustGet("MessageUpdateMany")
+	queryMessageDropCredit       = queries.MustGet("MessageDropCredit")
+	queryMessageRequeueWaiting   = queries.MustGet("MessageRequeueWaiting")
+	queryMessagePurgeable        = queries.MustGet("MessagePurgeable")
+	queryMessagePurge            = queries.MustGet("MessagePurge")
+	queryAttemptInsertMany       = queries.MustGet("AttemptInsertMany")
+	queryAttemptList             = queries.MustGet("AttemptList")
+	queryAttemptPurge            = queries.MustGet("AttemptPurge")
 
-// noCreditError is the last_error of a message the claim found no credit for.
-const noCreditError = "no usable credit"
+	// The fragments MessageList and MessageCounts are built from.
+	queryMessageListSelect     = queries.MustGet("MessageListSelect")
+	queryMessageCountSelect    = queries.MustGet("MessageCountSelect")
+	queryMessageWhereApps      = queries.MustGet("MessageWhereApps")
+	queryMessageWhereApp       = queries.MustGet("MessageWhereApp")
+	queryMessageWhereOpenID    = queries.MustGet("MessageWhereOpenID")
+	queryMessageWhereState     = queries.MustGet("MessageWhereState")
+	queryMessageWhereBroadcast = queries.MustGet("MessageWhereBroadcast")
+	queryMessageWhereBefore    = queries.MustGet("MessageWhereBefore")
+	queryMessageListOrder      = queries.MustGet("MessageListOrder")
+	queryMessageCountGroup     = queries.MustGet("MessageCountGroup")
+)
 
 // defaultListLimit is MessageListParams.Limit when unset.
 const defaultListLimit = 100
 
-// creditKinds returns the credit kinds a message of kind spends, in order of
-// preference, and the template the credit must be for: subscribe messages
-// spend their template's subscribe, then long_term credits; template
-// (legacy) messages any form_id, then prepay_id of the user.
-func creditKinds(kind, templateID string) ([]string, string) {
-	if kind == "subscribe" {
-		return []string{"subscribe", "long_term"}, templateID
-	}
-	return []string{"form_id", "prepay_id"}, ""
-}
-
-// MessageInsertMany implements store.MessageStore: one transaction, one
-// prepared statement, and a lookup for each key that was taken.
-func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertParams) ([]store.MessageInsertResult, error) {
+// MessageInsertMany implements store.Executor: one prepared statement, and
+// a lookup for each key that was taken, all or none (a transaction of its
+// own on the pool, a savepoint in one).
+func (e *executor) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertParams) ([]store.MessageInsertResult, error) {
 	for _, p := range ps {
 		if err := p.Validate(); err != nil {
 			return nil, err
@@ -43,303 +59,205 @@ func (db *DB) MessageInsertMany(ctx context.Context, ps []*store.MessageInsertPa
 	if len(ps) == 0 {
 		return []store.MessageInsertResult{}, nil
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, queryMessageInsert)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	defer ins.Close()
 	res := make([]store.MessageInsertResult, len(ps))
-	for i, p := range ps {
-		data := string(p.Data)
-		if len(p.Data) == 0 {
-			data = "{}"
-		}
-		var key any
-		if p.IdempotencyKey != "" {
-			key = p.IdempotencyKey
-		}
-		err := ins.QueryRowContext(ctx, p.AppID, p.OpenID, p.Kind, p.TemplateID, data, p.Page,
-			p.MiniprogramState, p.Lang, p.EmphasisKeyword, timeArg(p.RunAt), timeArg(p.ExpiresAt),
-			p.WaitForCredit, key, nullID(p.BroadcastID), nullID(p.ScheduleID), timeArg(p.Now)).Scan(&res[i].ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			// The key is taken, by an earlier message or one of this batch.
-			err = tx.QueryRowContext(ctx, queryMessageIDByKey, p.AppID, p.IdempotencyKey).Scan(&res[i].ID)
-		} else if err == nil {
-			res[i].Created = true
-		}
+	err := e.atomic(ctx, func(w *executor) error {
+		ins, err := w.write.PrepareContext(ctx, queryMessageInsert)
 		if err != nil {
-			return nil, fmt.Errorf("insert messages: %w", err)
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		defer ins.Close()
+		for i, p := range ps {
+			data := string(p.Data)
+			if len(p.Data) == 0 {
+				data = "{}"
+			}
+			var key any
+			if p.IdempotencyKey != "" {
+				key = p.IdempotencyKey
+			}
+			err := ins.QueryRowContext(ctx, p.AppID, p.OpenID, p.Kind, p.TemplateID, data, p.Page,
+				p.MiniprogramState, p.Lang, p.EmphasisKeyword, timeArg(p.RunAt), timeArg(p.ExpiresAt),
+				p.WaitForCredit, key, nullID(p.BroadcastID), nullID(p.ScheduleID), timeArg(p.Now)).Scan(&res[i].ID)
+			if errors.Is(err, sql.ErrNoRows) {
+				// The key is taken, by an earlier message or one of this batch.
+				err = w.write.QueryRowContext(ctx, queryMessageIDByKey, p.AppID, p.IdempotencyKey).Scan(&res[i].ID)
+			} else if err == nil {
+				res[i].Created = true
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	return res, nil
 }
 
-// MessageClaim implements store.MessageStore in one write transaction: it
-// selects the due messages, reserves a credit with the ledger's rule
-// (queryMessageReserveCredit) for each that holds none, one statement per
-// message and kind, then claims those with a credit in one statement.
-func (db *DB) MessageClaim(ctx context.Context, p *store.MessageClaimParams) ([]*store.Message, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
+// MessageAnyDue implements store.Executor: on the pool it reads from the
+// read pool, so an idle claimer does not queue for the writer.
+func (e *executor) MessageAnyDue(ctx context.Context, now time.Time) (bool, error) {
+	var one int
+	err := e.read.QueryRowContext(ctx, queryMessageAnyDue, timeArg(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("any message due: %w", err)
 	}
-	now, cutoff := timeArg(p.Now), timeArg(p.CreditCutoff)
-	var due int
-	switch err := db.read.QueryRowContext(ctx, queryMessageAnyDue, now).Scan(&due); {
-	case errors.Is(err, sql.ErrNoRows):
+	return true, nil
+}
+
+// MessageLockDue implements store.Executor. Like every Lock method it reads
+// from the writer: in a transaction nothing else writes until it ends.
+func (e *executor) MessageLockDue(ctx context.Context, p *store.MessageLockDueParams) ([]*store.Message, error) {
+	if p.Limit <= 0 {
 		return []*store.Message{}, nil
-	case err != nil:
-		return nil, fmt.Errorf("claim messages: %w", err)
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+	return e.lockMessages(ctx, "lock due messages", queryMessageLockDue, timeArg(p.Now), p.Limit)
+}
+
+// MessageLockExpired implements store.Executor.
+func (e *executor) MessageLockExpired(ctx context.Context, now time.Time, limit int) ([]*store.Message, error) {
+	if limit <= 0 {
+		return []*store.Message{}, nil
 	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, queryMessageDue, now, p.Limit)
+	return e.lockMessages(ctx, "lock expired messages", queryMessageLockExpired, timeArg(now), limit)
+}
+
+// MessageLockLeaseExpired implements store.Executor.
+func (e *executor) MessageLockLeaseExpired(ctx context.Context, now time.Time, limit int) ([]*store.Message, error) {
+	if limit <= 0 {
+		return []*store.Message{}, nil
+	}
+	return e.lockMessages(ctx, "lock messages with an expired lease", queryMessageLockLeaseExpired, timeArg(now), limit)
+}
+
+// MessageLockOfTemplate implements store.Executor.
+func (e *executor) MessageLockOfTemplate(ctx context.Context, appID, templateID string) ([]*store.Message, error) {
+	return e.lockMessages(ctx, "lock messages of template", queryMessageLockOfTemplate, appID, templateID)
+}
+
+// lockMessages runs a Lock query on the writer.
+func (e *executor) lockMessages(ctx context.Context, what, query string, args ...any) ([]*store.Message, error) {
+	rows, err := e.write.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	msgs, err := scanMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	if len(msgs) == 0 {
-		return msgs, nil
-	}
-	reserve, err := tx.PrepareContext(ctx, queryMessageReserveCredit)
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	defer reserve.Close()
-	var (
-		updatedAt = p.Now.UTC().Truncate(store.TimePrecision)
-		lease     = p.LeaseUntil.UTC().Truncate(store.TimePrecision)
-		claims    = make([][3]any, 0, len(msgs)) // [id, credit_id, credit_value]
-	)
-	for _, m := range msgs {
-		if m.CreditID == 0 {
-			kinds, template := creditKinds(m.Kind, m.TemplateID)
-			for _, kind := range kinds {
-				err := reserve.QueryRowContext(ctx, m.AppID, m.OpenID, template, kind, cutoff, now).Scan(&m.CreditID, &m.CreditValue)
-				if errors.Is(err, sql.ErrNoRows) {
-					continue
-				} else if err != nil {
-					return nil, fmt.Errorf("claim messages: reserve credit: %w", err)
-				}
-				break
-			}
-		}
-		m.UpdatedAt = updatedAt
-		if m.CreditID == 0 {
-			m.State, m.LastError = "no_credit", noCreditError
-			if m.WaitForCredit {
-				m.State = "waiting_credit"
-			}
-			if _, err := tx.ExecContext(ctx, queryMessageNoCredit, m.ID, m.State, m.LastError, now); err != nil {
-				return nil, fmt.Errorf("claim messages: %w", err)
-			}
-			continue
-		}
-		m.State, m.ClaimedBy, m.LeaseUntil, m.Attempts = "sending", p.Holder, lease, m.Attempts+1
-		claims = append(claims, [3]any{m.ID, m.CreditID, m.CreditValue})
-	}
-	if len(claims) > 0 {
-		js, err := json.Marshal(claims)
-		if err != nil {
-			return nil, fmt.Errorf("claim messages: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, queryMessageClaim, p.Holder, timeArg(p.LeaseUntil), now, string(js)); err != nil {
-			return nil, fmt.Errorf("claim messages: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return msgs, nil
 }
 
-// MessageFinishMany implements store.MessageStore in one write transaction:
-// one statement for the outcomes, one for the attempts. Killed and refunded
-// credits then go through the ledger's own queryCreditKill and
-// queryCreditRefund.
-func (db *DB) MessageFinishMany(ctx context.Context, ps []*store.MessageFinishParams) ([]bool, error) {
+// MessageLock implements store.Executor: MessageGet on the writer.
+func (e *executor) MessageLock(ctx context.Context, id int64) (*store.Message, error) {
+	m, err := scanMessage(e.write.QueryRowContext(ctx, queryMessageGet, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("lock message: %w", err)
+	}
+	return m, nil
+}
+
+// MessageClaimMany implements store.Executor in one statement.
+func (e *executor) MessageClaimMany(ctx context.Context, p *store.MessageClaimManyParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(p.Claims) == 0 {
+		return nil
+	}
+	claims := make([][3]any, len(p.Claims)) // [id, credit_id, credit_value]
+	for i, c := range p.Claims {
+		claims[i] = [3]any{c.ID, c.CreditID, c.CreditValue}
+	}
+	js, err := json.Marshal(claims)
+	if err != nil {
+		return fmt.Errorf("claim messages: %w", err)
+	}
+	if _, err := e.write.ExecContext(ctx, queryMessageClaimMany,
+		p.Holder, timeArg(p.LeaseUntil), timeArg(p.Now), string(js)); err != nil {
+		return fmt.Errorf("claim messages: %w", err)
+	}
+	return nil
+}
+
+// MessageUpdateMany implements store.Executor: one statement for the
+// updates, which returns the rows with the credit they held, then one that
+// drops the credit of those that drop it; both in a transaction (a
+// savepoint in one) when there is a credit to drop.
+func (e *executor) MessageUpdateMany(ctx context.Context, ps []*store.MessageUpdateParams) ([]*store.Message, error) {
 	for _, p := range ps {
 		if err := p.Validate(); err != nil {
 			return nil, err
 		}
 	}
-	applied := make([]bool, len(ps))
+	out := make([]*store.Message, len(ps))
 	if len(ps) == 0 {
-		return applied, nil
+		return out, nil
 	}
 	// Each id once, for its first occurrence: UPDATE … FROM would apply
 	// one of several matches at random.
-	first := make(map[int64]int, len(ps))
-	outcomes := make([][7]any, 0, len(ps)) // [id, holder, state, run_at, msgid, last_error, now]
+	var (
+		first   = make(map[int64]int, len(ps))
+		updates = make([][7]any, 0, len(ps)) // [id, holder, state, run_at, msgid, last_error, now]
+		drops   bool
+	)
 	for i, p := range ps {
 		if _, ok := first[p.ID]; ok {
 			continue
 		}
 		first[p.ID] = i
-		outcomes = append(outcomes, [7]any{p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError, timeArg(p.Now)})
+		updates = append(updates, [7]any{p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError, timeArg(p.Now)})
+		drops = drops || p.DropCredit
 	}
-	js, err := json.Marshal(outcomes)
+	js, err := json.Marshal(updates)
 	if err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
+		return nil, fmt.Errorf("update messages: %w", err)
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, queryMessageFinish, string(js))
-	if err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
-	}
-	var (
-		attempts [][7]any // [message_id, n, at, errcode, errmsg, class, latency_ms]
-		credits  []int    // indexes into ps whose credit is killed or refunded
-		creditOf = map[int]int64{}
-	)
-	for rows.Next() {
-		var (
-			id, n    int64
-			creditID sql.NullInt64
-		)
-		if err := rows.Scan(&id, &creditID, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("finish messages: %w", err)
+	update := func(w *executor) error {
+		rows, err := w.write.QueryContext(ctx, queryMessageUpdateMany, string(js))
+		if err != nil {
+			return err
 		}
-		i := first[id]
-		p := ps[i]
-		applied[i] = true
-		if a := p.Attempt; a != nil {
-			if a.N > 0 {
-				n = int64(a.N)
+		msgs, err := scanMessages(rows)
+		if err != nil {
+			return err
+		}
+		var drop []int64
+		for _, m := range msgs {
+			i := first[m.ID]
+			out[i] = m
+			if ps[i].DropCredit && (m.CreditID != 0 || m.CreditValue != "") {
+				drop = append(drop, m.ID)
 			}
-			attempts = append(attempts, [7]any{p.ID, n, timeArg(a.At), a.ErrCode, a.ErrMsg, a.Class, a.LatencyMS})
 		}
-		if creditID.Valid && (p.KillCreditReason != "" || p.RefundCredit) {
-			credits = append(credits, i)
-			creditOf[i] = creditID.Int64
+		if len(drop) > 0 {
+			if _, err := w.write.ExecContext(ctx, queryMessageDropCredit, jsonIDs(drop)); err != nil {
+				return fmt.Errorf("drop credits: %w", err)
+			}
 		}
+		return nil
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
+	if drops {
+		err = e.atomic(ctx, update)
+	} else {
+		err = update(e) // one statement: atomic on its own
 	}
-	if len(attempts) > 0 {
-		js, err := json.Marshal(attempts)
-		if err != nil {
-			return nil, fmt.Errorf("finish messages: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, queryAttemptInsert, string(js)); err != nil {
-			return nil, fmt.Errorf("finish messages: record attempts: %w", err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("update messages: %w", err)
 	}
-	for _, i := range credits {
-		// A purged credit is gone already: nothing to kill or refund.
-		p := ps[i]
-		if p.KillCreditReason != "" {
-			_, err = tx.ExecContext(ctx, queryCreditKill, creditOf[i], p.KillCreditReason)
-		} else {
-			_, err = tx.ExecContext(ctx, queryCreditRefund, creditOf[i])
-		}
-		if err != nil {
-			return nil, fmt.Errorf("finish message %d: credit: %w", p.ID, err)
-		}
-		if _, err := tx.ExecContext(ctx, queryMessageDropCredit, p.ID); err != nil {
-			return nil, fmt.Errorf("finish message %d: %w", p.ID, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("finish messages: %w", err)
-	}
-	return applied, nil
+	return out, nil
 }
 
-// MessageRecover implements store.MessageStore.
-func (db *DB) MessageRecover(ctx context.Context, now time.Time) ([]int64, error) {
-	rows, err := db.write.QueryContext(ctx, queryMessageRecover, timeArg(now))
-	if err != nil {
-		return nil, fmt.Errorf("recover messages: %w", err)
-	}
-	ids, err := scanIDs(rows)
-	if err != nil {
-		return nil, fmt.Errorf("recover messages: %w", err)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// MessageExpire implements store.MessageStore in one write transaction.
-func (db *DB) MessageExpire(ctx context.Context, now time.Time) ([]int64, error) {
-	return db.endMessages(ctx, "expire messages",
-		queryMessageExpiring, []any{timeArg(now)},
-		queryMessageExpire, func(ids string) []any { return []any{timeArg(now), ids} })
-}
-
-// endMessages moves the messages a query finds (id, credit_id) to a final
-// state with update (given the ids as a JSON array) and gives back the
-// credits they held, in one write transaction. MessageExpire and
-// MessageFailTemplate differ only in their statements.
-func (db *DB) endMessages(ctx context.Context, what, find string, findArgs []any, update string, updateArgs func(ids string) []any) ([]int64, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, find, findArgs...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	ids := []int64{}
-	var credits []int64
-	for rows.Next() {
-		var (
-			id       int64
-			creditID sql.NullInt64
-		)
-		if err := rows.Scan(&id, &creditID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		ids = append(ids, id)
-		if creditID.Valid {
-			credits = append(credits, creditID.Int64)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if len(ids) == 0 {
-		return ids, nil
-	}
-	if _, err := tx.ExecContext(ctx, update, updateArgs(jsonIDs(ids))...); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	for _, id := range credits {
-		if _, err := tx.ExecContext(ctx, queryCreditRefund, id); err != nil {
-			return nil, fmt.Errorf("%s: refund credit: %w", what, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// MessageRequeueWaiting implements store.MessageStore.
-func (db *DB) MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) (int64, error) {
-	res, err := db.write.ExecContext(ctx, queryMessageRequeueWaiting, timeArg(now), timeArg(cutoff))
+// MessageRequeueWaiting implements store.Executor in one statement.
+func (e *executor) MessageRequeueWaiting(ctx context.Context, p *store.MessageRequeueWaitingParams) (int64, error) {
+	res, err := e.write.ExecContext(ctx, queryMessageRequeueWaiting,
+		timeArg(p.Now), timeArg(p.Cutoff), jsonStrings(p.SubscribeKinds), jsonStrings(p.TemplateKinds))
 	if err != nil {
 		return 0, fmt.Errorf("requeue waiting messages: %w", err)
 	}
@@ -350,50 +268,30 @@ func (db *DB) MessageRequeueWaiting(ctx context.Context, now, cutoff time.Time) 
 	return n, nil
 }
 
-// MessageCancel implements store.MessageStore in one write transaction.
-func (db *DB) MessageCancel(ctx context.Context, id int64, now time.Time) (*store.Message, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
+// AttemptInsertMany implements store.Executor in one statement.
+func (e *executor) AttemptInsertMany(ctx context.Context, as []*store.Attempt) error {
+	if len(as) == 0 {
+		return nil
 	}
-	defer tx.Rollback()
-	var (
-		state    string
-		creditID sql.NullInt64
-	)
-	err = tx.QueryRowContext(ctx, queryMessageCancelCheck, id).Scan(&state, &creditID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
+	rows := make([][7]any, len(as)) // [message_id, n, at, errcode, errmsg, class, latency_ms]
+	for i, a := range as {
+		rows[i] = [7]any{a.MessageID, a.N, timeArg(a.At), a.ErrCode, a.ErrMsg, a.Class, a.LatencyMS}
+	}
+	js, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("insert attempts: %w", err)
+	}
+	if _, err := e.write.ExecContext(ctx, queryAttemptInsertMany, string(js)); isUniqueViolation(err) {
+		return fmt.Errorf("insert attempts: %w", store.ErrConflict)
 	} else if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
+		return fmt.Errorf("insert attempts: %w", err)
 	}
-	cancelled := state == "queued" || state == "waiting_credit"
-	if cancelled {
-		if _, err := tx.ExecContext(ctx, queryMessageCancel, id, timeArg(now)); err != nil {
-			return nil, fmt.Errorf("cancel message: %w", err)
-		}
-		if creditID.Valid {
-			if _, err := tx.ExecContext(ctx, queryCreditRefund, creditID.Int64); err != nil {
-				return nil, fmt.Errorf("cancel message: refund credit: %w", err)
-			}
-		}
-	}
-	m, err := scanMessage(tx.QueryRowContext(ctx, queryMessageGet, id))
-	if err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
-	}
-	if !cancelled {
-		return m, store.ErrConflict
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("cancel message: %w", err)
-	}
-	return m, nil
+	return nil
 }
 
-// MessageGet implements store.MessageStore.
-func (db *DB) MessageGet(ctx context.Context, id int64) (*store.Message, error) {
-	m, err := scanMessage(db.read.QueryRowContext(ctx, queryMessageGet, id))
+// MessageGet implements store.Executor.
+func (e *executor) MessageGet(ctx context.Context, id int64) (*store.Message, error) {
+	m, err := scanMessage(e.read.QueryRowContext(ctx, queryMessageGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -402,9 +300,9 @@ func (db *DB) MessageGet(ctx context.Context, id int64) (*store.Message, error) 
 	return m, nil
 }
 
-// MessageAttempts implements store.MessageStore.
-func (db *DB) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, error) {
-	rows, err := db.read.QueryContext(ctx, queryAttemptList, id)
+// MessageAttempts implements store.Executor.
+func (e *executor) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, error) {
+	rows, err := e.read.QueryContext(ctx, queryAttemptList, id)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
@@ -427,8 +325,8 @@ func (db *DB) MessageAttempts(ctx context.Context, id int64) ([]*store.Attempt, 
 	return attempts, nil
 }
 
-// MessageList implements store.MessageStore.
-func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*store.Message, error) {
+// MessageList implements store.Executor.
+func (e *executor) MessageList(ctx context.Context, p *store.MessageListParams) ([]*store.Message, error) {
 	var (
 		q    strings.Builder
 		args []any
@@ -449,7 +347,7 @@ func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*s
 	}{
 		{p.OpenID != "", queryMessageWhereOpenID, p.OpenID},
 		{p.State != "", queryMessageWhereState, p.State},
-		{p.BroadcastID != 0, queryMessageWhereBcast, p.BroadcastID},
+		{p.BroadcastID != 0, queryMessageWhereBroadcast, p.BroadcastID},
 		{p.BeforeID != 0, queryMessageWhereBefore, p.BeforeID},
 	} {
 		if f.set {
@@ -463,7 +361,7 @@ func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*s
 	}
 	q.WriteString(queryMessageListOrder)
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
+	rows, err := e.read.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -474,8 +372,8 @@ func (db *DB) MessageList(ctx context.Context, p *store.MessageListParams) ([]*s
 	return msgs, nil
 }
 
-// MessageCounts implements store.MessageStore.
-func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (map[string]int64, error) {
+// MessageCounts implements store.Executor.
+func (e *executor) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (map[string]int64, error) {
 	var (
 		q    strings.Builder
 		args []any
@@ -486,16 +384,16 @@ func (db *DB) MessageCounts(ctx context.Context, p *store.MessageCountsParams) (
 		args = append(args, p.AppID)
 	}
 	if p.BroadcastID != 0 {
-		q.WriteString(queryMessageWhereBcast)
+		q.WriteString(queryMessageWhereBroadcast)
 		args = append(args, p.BroadcastID)
 	}
 	q.WriteString(queryMessageCountGroup)
-	return db.countByState(ctx, "count messages", q.String(), args...)
+	return e.countByState(ctx, "count messages", q.String(), args...)
 }
 
-// countByState runs a query of (state, count) rows on the read pool.
-func (db *DB) countByState(ctx context.Context, what, query string, args ...any) (map[string]int64, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+// countByState runs a query of (state, count) rows on the read querier.
+func (e *executor) countByState(ctx context.Context, what, query string, args ...any) (map[string]int64, error) {
+	rows, err := e.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -517,40 +415,34 @@ func (db *DB) countByState(ctx context.Context, what, query string, args ...any)
 	return counts, nil
 }
 
-// MessagePurge implements store.MessageStore in one write transaction.
-func (db *DB) MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error) {
+// MessagePurge implements store.Executor, all or none (a transaction of
+// its own on the pool, a savepoint in one).
+func (e *executor) MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	var n int64
+	err := e.atomic(ctx, func(w *executor) error {
+		rows, err := w.write.QueryContext(ctx, queryMessagePurgeable, timeArg(before), limit)
+		if err != nil {
+			return err
+		}
+		ids, err := scanIDs(rows)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		js := jsonIDs(ids)
+		if _, err := w.write.ExecContext(ctx, queryAttemptPurge, js); err != nil {
+			return err
+		}
+		res, err := w.write.ExecContext(ctx, queryMessagePurge, js)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, queryMessagePurgeable, timeArg(before), limit)
-	if err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	ids, err := scanIDs(rows)
-	if err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	js := jsonIDs(ids)
-	if _, err := tx.ExecContext(ctx, queryAttemptPurge, js); err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	res, err := tx.ExecContext(ctx, queryMessagePurge, js)
-	if err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("purge messages: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("purge messages: %w", err)
 	}
 	return n, nil
@@ -621,14 +513,11 @@ func nullID(id int64) any {
 	return id
 }
 
-// MessageResolveAmbiguous implements store.MessageStore in one statement.
-func (db *DB) MessageResolveAmbiguous(ctx context.Context, id int64, now time.Time) (string, error) {
-	var state string
-	err := db.write.QueryRowContext(ctx, queryMessageResolveAmbiguous, id, timeArg(now), store.ResolveSkew.Microseconds()).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("resolve ambiguous message: %w", err)
+// jsonStrings is ss as one JSON array, for json_each; nil is [].
+func jsonStrings(ss []string) string {
+	if ss == nil {
+		return "[]"
 	}
-	return state, nil
+	b, _ := json.Marshal(ss) // cannot fail on []string
+	return string(b)
 }

@@ -10,40 +10,21 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-// The SQL of the session and callback methods; it matches
-// store/postgres/session.go statement for statement.
-
-const sessionColumns = `token_hash, appid, openid, session_key_sealed, created_at, expires_at`
-
-const querySessionInsert = `
-INSERT INTO mp_session (` + sessionColumns + `)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
-
-const querySessionGet = `SELECT ` + sessionColumns + ` FROM mp_session WHERE token_hash = ?1`
-
-const querySessionDeleteExpired = `DELETE FROM mp_session WHERE expires_at <= ?1`
-
-const appCallbackColumns = `appid, token_sealed, aes_key_sealed, mode, updated_at`
-
-const queryAppCallbackSet = `
-INSERT INTO app_callback (` + appCallbackColumns + `)
-VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (appid) DO UPDATE
-   SET token_sealed   = excluded.token_sealed,
-       aes_key_sealed = excluded.aes_key_sealed,
-       mode           = excluded.mode,
-       updated_at     = excluded.updated_at`
-
-const queryAppCallbackGet = `SELECT ` + appCallbackColumns + ` FROM app_callback WHERE appid = ?1`
-
-const queryAppCallbackDelete = `DELETE FROM app_callback WHERE appid = ?1`
+var (
+	querySessionInsert        = queries.MustGet("SessionInsert")
+	querySessionGet           = queries.MustGet("SessionGet")
+	querySessionDeleteExpired = queries.MustGet("SessionDeleteExpired")
+	queryAppCallbackSet       = queries.MustGet("AppCallbackSet")
+	queryAppCallbackGet       = queries.MustGet("AppCallbackGet")
+	queryAppCallbackDelete    = queries.MustGet("AppCallbackDelete")
+)
 
 // SessionInsert implements store.Executor.
-func (db *DB) SessionInsert(ctx context.Context, p *store.SessionInsertParams) error {
+func (e *executor) SessionInsert(ctx context.Context, p *store.SessionInsertParams) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	_, err := db.write.ExecContext(ctx, querySessionInsert,
+	_, err := e.write.ExecContext(ctx, querySessionInsert,
 		p.TokenHash, p.AppID, p.OpenID, p.SessionKeySealed, timeArg(p.Now), timeArg(p.ExpiresAt))
 	switch {
 	case isUniqueViolation(err):
@@ -57,12 +38,12 @@ func (db *DB) SessionInsert(ctx context.Context, p *store.SessionInsertParams) e
 }
 
 // SessionGet implements store.Executor.
-func (db *DB) SessionGet(ctx context.Context, tokenHash []byte) (*store.Session, error) {
+func (e *executor) SessionGet(ctx context.Context, tokenHash []byte) (*store.Session, error) {
 	var (
 		s                    store.Session
 		createdAt, expiresAt sql.NullInt64
 	)
-	err := db.read.QueryRowContext(ctx, querySessionGet, tokenHash).Scan(
+	err := e.read.QueryRowContext(ctx, querySessionGet, tokenHash).Scan(
 		&s.TokenHash, &s.AppID, &s.OpenID, &s.SessionKeySealed, &createdAt, &expiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -75,8 +56,8 @@ func (db *DB) SessionGet(ctx context.Context, tokenHash []byte) (*store.Session,
 }
 
 // SessionDeleteExpired implements store.Executor.
-func (db *DB) SessionDeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.write.ExecContext(ctx, querySessionDeleteExpired, timeArg(now))
+func (e *executor) SessionDeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	res, err := e.write.ExecContext(ctx, querySessionDeleteExpired, timeArg(now))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
@@ -88,8 +69,8 @@ func (db *DB) SessionDeleteExpired(ctx context.Context, now time.Time) (int64, e
 }
 
 // AppCallbackSet implements store.Executor.
-func (db *DB) AppCallbackSet(ctx context.Context, c *store.AppCallback) error {
-	_, err := db.write.ExecContext(ctx, queryAppCallbackSet,
+func (e *executor) AppCallbackSet(ctx context.Context, c *store.AppCallback) error {
+	_, err := e.write.ExecContext(ctx, queryAppCallbackSet,
 		c.AppID, c.TokenSealed, c.AESKeySealed, c.Mode, timeArg(c.UpdatedAt))
 	if isForeignKeyViolation(err) {
 		return store.ErrNotFound
@@ -100,12 +81,12 @@ func (db *DB) AppCallbackSet(ctx context.Context, c *store.AppCallback) error {
 }
 
 // AppCallbackGet implements store.Executor.
-func (db *DB) AppCallbackGet(ctx context.Context, appID string) (*store.AppCallback, error) {
+func (e *executor) AppCallbackGet(ctx context.Context, appID string) (*store.AppCallback, error) {
 	var (
 		c         store.AppCallback
 		updatedAt sql.NullInt64
 	)
-	err := db.read.QueryRowContext(ctx, queryAppCallbackGet, appID).Scan(
+	err := e.read.QueryRowContext(ctx, queryAppCallbackGet, appID).Scan(
 		&c.AppID, &c.TokenSealed, &c.AESKeySealed, &c.Mode, &updatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -117,8 +98,8 @@ func (db *DB) AppCallbackGet(ctx context.Context, appID string) (*store.AppCallb
 }
 
 // AppCallbackDelete implements store.Executor.
-func (db *DB) AppCallbackDelete(ctx context.Context, appID string) error {
-	res, err := db.write.ExecContext(ctx, queryAppCallbackDelete, appID)
+func (e *executor) AppCallbackDelete(ctx context.Context, appID string) error {
+	res, err := e.write.ExecContext(ctx, queryAppCallbackDelete, appID)
 	if err != nil {
 		return fmt.Errorf("delete app callback: %w", err)
 	}

@@ -1,4 +1,4 @@
-// Package sqlite implements store.Store on SQLite, for a single node.
+// Package sqlite implements store.Driver on SQLite, for a single node.
 //
 // The database runs in WAL mode, so readers never block the writer. Each DB
 // has one writer connection, through which every write goes, and a separate
@@ -7,7 +7,25 @@
 // on SQLITE_BUSY. Several DBs (or processes) may open the same file; their
 // writes then wait on each other through busy_timeout.
 //
-// Times are stored as INTEGER unix microseconds in UTC (store.TimePrecision).
+// A DB is the store.Executor on the pool: its reads go to the read pool, its
+// writes to the writer, and a method that writes with several statements
+// runs them in a transaction of its own. Begin starts a transaction on the
+// writer (BEGIN IMMEDIATE, so it holds the write lock from its start and
+// never fails with SQLITE_BUSY halfway); in it, reads and writes both go to
+// the transaction, so it reads its own writes, and nothing else writes until
+// it ends: that is how the Lock methods lock (there is no FOR UPDATE), and
+// why the store reports Capabilities.SingleWriter. Begin on a transaction
+// starts a nested one, a SAVEPOINT, which Commit releases and Rollback rolls
+// back to; a multi-statement method called in a transaction runs in a
+// savepoint too, so it stays all or none. An open transaction holds the
+// writer: a write on the DB waits until it ends, so code in a transaction
+// does everything through the transaction. Executor.Now is the driver's own
+// clock (Options.Now): one process owns the file.
+//
+// The SQL is in sql/*.sql, one file per area, as named statements
+// (internal/sqlfile) loaded at package init; the Go code binds arguments
+// and scans rows. Times are stored as INTEGER unix microseconds in UTC
+// (store.TimePrecision).
 //
 // Known weakness: goose has no lock for SQLite, so two processes opening a
 // brand-new file at the same instant may race the first migration, and one of
@@ -27,6 +45,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/wxnotify/wxnotify/internal/sqlfile"
 	"github.com/wxnotify/wxnotify/store"
 )
 
@@ -51,6 +70,9 @@ type Options struct {
 	BusyTimeout time.Duration
 	// MaxReadConns bounds the read pool. Default max(4, GOMAXPROCS).
 	MaxReadConns int
+	// Now is the clock Executor.Now reads (the queue's due times, leases
+	// and expiry). Default time.Now.
+	Now func() time.Time
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -69,20 +91,34 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxReadConns <= 0 {
 		o.MaxReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return o, nil
 }
 
 //go:embed migration/*.sql
 var migrations embed.FS
 
-// DB is a SQLite database opened as a store.Store.
+//go:embed sql/*.sql
+var sqlFS embed.FS
+
+// queries are the named statements of sql/*.sql. Each file of the package
+// takes its own into package variables, so a missing one fails at start.
+var queries = sqlfile.MustLoad(sqlFS, "sql/*.sql")
+
+// DB is a SQLite database opened as a store.Driver: the executor on the
+// pool, and the pools themselves.
 type DB struct {
+	executor // on the pool: reads on read, writes on write
+
 	path  string
 	write *sql.DB // exactly one connection: every write goes here
 	read  *sql.DB // read-only pool
+	now   func() time.Time
 }
 
-var _ store.Store = (*DB)(nil)
+var _ store.Driver = (*DB)(nil)
 
 // Open opens (creating if needed) the SQLite database file at path and
 // applies pending migrations. The parent directory must exist.
@@ -94,7 +130,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{path: path}
+	db := &DB{path: path, now: opts.Now}
 	if db.write, err = openPool(ctx, path, opts, true); err != nil {
 		return nil, err
 	}
@@ -110,6 +146,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(opts.MaxReadConns)
 	db.read.SetMaxIdleConns(opts.MaxReadConns)
+	db.executor = executor{db: db, read: db.read, write: db.write}
 
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
@@ -132,6 +169,12 @@ func openPool(ctx context.Context, path string, opts Options, writer bool) (*sql
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return pool, nil
+}
+
+// Capabilities implements store.Driver: every write goes through the one
+// writer connection.
+func (db *DB) Capabilities() store.Capabilities {
+	return store.Capabilities{SingleWriter: true}
 }
 
 // Engine returns "sqlite".
@@ -168,150 +211,8 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// AppInsert implements store.Executor.
-func (db *DB) AppInsert(ctx context.Context, p *store.AppInsertParams) error {
-	_, err := db.write.ExecContext(ctx, queryAppInsert,
-		p.AppID, p.Name, p.SecretSealed, p.TokenMode, timeArg(p.Now))
-	if isUniqueViolation(err) {
-		return store.ErrConflict
-	} else if err != nil {
-		return fmt.Errorf("insert app: %w", err)
-	}
-	return nil
-}
-
-// AppGet implements store.Executor.
-func (db *DB) AppGet(ctx context.Context, appID string) (*store.App, error) {
-	app, err := scanApp(db.read.QueryRowContext(ctx, queryAppGet, appID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("get app: %w", err)
-	}
-	return app, nil
-}
-
-// AppList implements store.Executor.
-func (db *DB) AppList(ctx context.Context) ([]*store.App, error) {
-	rows, err := db.read.QueryContext(ctx, queryAppList)
-	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	defer rows.Close()
-	apps := []*store.App{}
-	for rows.Next() {
-		app, err := scanApp(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list apps: %w", err)
-		}
-		apps = append(apps, app)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	return apps, nil
-}
-
-// AppDelete implements store.Executor. The token row goes with the app
-// (ON DELETE CASCADE; foreign_keys is on for every connection).
-func (db *DB) AppDelete(ctx context.Context, appID string) error {
-	res, err := db.write.ExecContext(ctx, queryAppDelete, appID)
-	if err != nil {
-		return fmt.Errorf("delete app: %w", err)
-	}
-	return oneRow(res, "delete app")
-}
-
-// TokenGet implements store.Executor.
-func (db *DB) TokenGet(ctx context.Context, appID string) (*store.Token, error) {
-	var (
-		t                                store.Token
-		expiresAt, fetchedAt, leaseUntil sql.NullInt64
-		lastErrorAt, retryAt             sql.NullInt64
-		leaseHolder, lastError           sql.NullString
-	)
-	err := db.read.QueryRowContext(ctx, queryTokenGet, appID).Scan(
-		&t.AppID, &t.ValueSealed, &expiresAt, &fetchedAt, &t.Generation, &t.Fetches,
-		&leaseHolder, &leaseUntil, &lastError, &lastErrorAt, &retryAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	} else if err != nil {
-		return nil, fmt.Errorf("get token: %w", err)
-	}
-	t.ExpiresAt = timeValue(expiresAt)
-	t.FetchedAt = timeValue(fetchedAt)
-	t.LeaseHolder = leaseHolder.String
-	t.LeaseUntil = timeValue(leaseUntil)
-	t.LastError = lastError.String
-	t.LastErrorAt = timeValue(lastErrorAt)
-	t.RetryAt = timeValue(retryAt)
-	return &t, nil
-}
-
-// TokenLeaseAcquire implements store.Executor.
-func (db *DB) TokenLeaseAcquire(ctx context.Context, p *store.TokenLeaseAcquireParams) (bool, error) {
-	if err := p.Validate(); err != nil {
-		return false, err
-	}
-	var appID string
-	err := db.write.QueryRowContext(ctx, queryTokenLeaseAcquire,
-		p.AppID, p.Holder, timeArg(p.Now), timeArg(p.Until)).Scan(&appID)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case isForeignKeyViolation(err):
-		return false, store.ErrNotFound
-	case err != nil:
-		return false, fmt.Errorf("acquire token lease: %w", err)
-	}
-	return true, nil
-}
-
-// TokenLeaseRelease implements store.Executor.
-func (db *DB) TokenLeaseRelease(ctx context.Context, appID, holder string) error {
-	if _, err := db.write.ExecContext(ctx, queryTokenLeaseRelease, appID, holder); err != nil {
-		return fmt.Errorf("release token lease: %w", err)
-	}
-	return nil
-}
-
-// TokenSave implements store.Executor.
-func (db *DB) TokenSave(ctx context.Context, p *store.TokenSaveParams) (bool, error) {
-	res, err := db.write.ExecContext(ctx, queryTokenSave,
-		p.AppID, p.Holder, p.ValueSealed, timeArg(p.ExpiresAt), timeArg(p.Now))
-	if err != nil {
-		return false, fmt.Errorf("save token: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("save token: %w", err)
-	}
-	return n == 1, nil
-}
-
-// TokenSaveError implements store.Executor.
-func (db *DB) TokenSaveError(ctx context.Context, p *store.TokenSaveErrorParams) error {
-	if _, err := db.write.ExecContext(ctx, queryTokenSaveError,
-		p.AppID, p.Holder, p.Message, timeArg(p.Now), timeArg(p.RetryAt)); err != nil {
-		return fmt.Errorf("save token error: %w", err)
-	}
-	return nil
-}
-
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
-
-func scanApp(s scanner) (*store.App, error) {
-	var (
-		app       store.App
-		createdAt sql.NullInt64
-	)
-	if err := s.Scan(&app.AppID, &app.Name, &app.SecretSealed, &app.TokenMode, &createdAt); err != nil {
-		return nil, err
-	}
-	app.CreatedAt = timeValue(createdAt)
-	return &app, nil
-}
 
 // oneRow returns store.ErrNotFound unless res affected a row.
 func oneRow(res sql.Result, what string) error {

@@ -13,7 +13,7 @@ func TestDB(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t testing.TB) storetest.OpenFunc {
 		path := filepath.Join(t.TempDir(), "wxnotify.db")
-		return func(t testing.TB) store.Store {
+		return func(t testing.TB) store.Driver {
 			t.Helper()
 			db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
 			if err != nil {

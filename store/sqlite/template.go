@@ -12,47 +12,56 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-var _ store.TemplateStore = (*DB)(nil)
+var (
+	queryTemplateUpsert      = queries.MustGet("TemplateUpsert")
+	queryTemplateLive        = queries.MustGet("TemplateLive")
+	queryTemplateSyncRemove  = queries.MustGet("TemplateSyncRemove")
+	queryTemplateGet         = queries.MustGet("TemplateGet")
+	queryTemplateList        = queries.MustGet("TemplateList")
+	queryTemplateMarkDeleted = queries.MustGet("TemplateMarkDeleted")
+	queryTemplateSetTruncate = queries.MustGet("TemplateSetTruncate")
+	queryTemplateAliasSet    = queries.MustGet("TemplateAliasSet")
+	queryTemplateAliasDelete = queries.MustGet("TemplateAliasDelete")
+	queryTemplateAliasList   = queries.MustGet("TemplateAliasList")
+)
 
-// TemplateSync implements store.TemplateStore in one write transaction.
-func (db *DB) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*store.TemplateSyncResult, error) {
+// TemplateSync implements store.Executor, all or none (a transaction of
+// its own on the pool, a savepoint in one).
+func (e *executor) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*store.TemplateSyncResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	defer tx.Rollback()
 	res := &store.TemplateSyncResult{Added: []string{}, Removed: []string{}}
-	ids := make([]string, 0, len(p.Templates))
-	for _, t := range p.Templates {
-		added, err := upsertTemplate(ctx, tx, p.AppID, t, p.Now)
+	err := e.atomic(ctx, func(w *executor) error {
+		ids := make([]string, 0, len(p.Templates))
+		for _, t := range p.Templates {
+			added, err := upsertTemplate(ctx, w.write, p.AppID, t, p.Now)
+			if err != nil {
+				return err
+			}
+			if added {
+				res.Added = append(res.Added, t.TemplateID)
+			}
+			ids = append(ids, t.TemplateID)
+		}
+		js, _ := json.Marshal(ids) // cannot fail on []string
+		rows, err := w.write.QueryContext(ctx, queryTemplateSyncRemove, p.AppID, p.Kind, string(js), timeArg(p.Now))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if added {
-			res.Added = append(res.Added, t.TemplateID)
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			res.Removed = append(res.Removed, id)
 		}
-		ids = append(ids, t.TemplateID)
-	}
-	js, _ := json.Marshal(ids) // cannot fail on []string
-	rows, err := tx.QueryContext(ctx, queryTemplateSyncRemove, p.AppID, p.Kind, string(js), timeArg(p.Now))
-	if err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sync templates: %w", err)
-		}
-		res.Removed = append(res.Removed, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("sync templates: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+		return rows.Err()
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
 		return nil, fmt.Errorf("sync templates: %w", err)
 	}
 	slices.Sort(res.Added)
@@ -61,49 +70,49 @@ func (db *DB) TemplateSync(ctx context.Context, p *store.TemplateSyncParams) (*s
 }
 
 // upsertTemplate writes one listed template and reports whether it was
-// added (new, or deleted before).
-func upsertTemplate(ctx context.Context, tx *sql.Tx, appID string, t *store.Template, now time.Time) (bool, error) {
+// added (new, or deleted before), or store.ErrNotFound. Its two
+// statements need a transaction (or a savepoint) around them.
+func upsertTemplate(ctx context.Context, q querier, appID string, t *store.Template, now time.Time) (bool, error) {
 	var live bool
-	err := tx.QueryRowContext(ctx, queryTemplateLive, appID, t.TemplateID).Scan(&live)
+	err := q.QueryRowContext(ctx, queryTemplateLive, appID, t.TemplateID).Scan(&live)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("upsert template: %w", err)
+		return false, err
 	}
 	keywords := t.Keywords
 	if keywords == nil {
 		keywords = []byte("[]")
 	}
-	_, err = tx.ExecContext(ctx, queryTemplateUpsert, appID, t.TemplateID, t.Kind, t.Title, t.Content,
+	_, err = q.ExecContext(ctx, queryTemplateUpsert, appID, t.TemplateID, t.Kind, t.Title, t.Content,
 		string(keywords), t.Type, timeArg(now))
 	if isForeignKeyViolation(err) {
 		return false, store.ErrNotFound
 	} else if err != nil {
-		return false, fmt.Errorf("upsert template: %w", err)
+		return false, err
 	}
 	return !live, nil
 }
 
-// TemplateUpsert implements store.TemplateStore.
-func (db *DB) TemplateUpsert(ctx context.Context, appID string, t *store.Template, now time.Time) error {
+// TemplateUpsert implements store.Executor, in a transaction of its own on
+// the pool (a savepoint in one).
+func (e *executor) TemplateUpsert(ctx context.Context, appID string, t *store.Template, now time.Time) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("upsert template: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := upsertTemplate(ctx, tx, appID, t, now); err != nil {
+	err := e.atomic(ctx, func(w *executor) error {
+		_, err := upsertTemplate(ctx, w.write, appID, t, now)
 		return err
-	}
-	if err := tx.Commit(); err != nil {
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ErrNotFound
+	} else if err != nil {
 		return fmt.Errorf("upsert template: %w", err)
 	}
 	return nil
 }
 
-// TemplateGet implements store.TemplateStore.
-func (db *DB) TemplateGet(ctx context.Context, appID, templateID string) (*store.Template, error) {
-	t, err := scanTemplate(db.read.QueryRowContext(ctx, queryTemplateGet, appID, templateID))
+// TemplateGet implements store.Executor.
+func (e *executor) TemplateGet(ctx context.Context, appID, templateID string) (*store.Template, error) {
+	t, err := scanTemplate(e.read.QueryRowContext(ctx, queryTemplateGet, appID, templateID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
@@ -112,9 +121,9 @@ func (db *DB) TemplateGet(ctx context.Context, appID, templateID string) (*store
 	return t, nil
 }
 
-// TemplateList implements store.TemplateStore.
-func (db *DB) TemplateList(ctx context.Context, appID string) ([]*store.Template, error) {
-	rows, err := db.read.QueryContext(ctx, queryTemplateList, appID)
+// TemplateList implements store.Executor.
+func (e *executor) TemplateList(ctx context.Context, appID string) ([]*store.Template, error) {
+	rows, err := e.read.QueryContext(ctx, queryTemplateList, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
@@ -133,9 +142,9 @@ func (db *DB) TemplateList(ctx context.Context, appID string) ([]*store.Template
 	return out, nil
 }
 
-// TemplateMarkDeleted implements store.TemplateStore.
-func (db *DB) TemplateMarkDeleted(ctx context.Context, appID, templateID string, now time.Time) (bool, error) {
-	res, err := db.write.ExecContext(ctx, queryTemplateMarkDeleted, appID, templateID, timeArg(now))
+// TemplateMarkDeleted implements store.Executor.
+func (e *executor) TemplateMarkDeleted(ctx context.Context, appID, templateID string, now time.Time) (bool, error) {
+	res, err := e.write.ExecContext(ctx, queryTemplateMarkDeleted, appID, templateID, timeArg(now))
 	if err != nil {
 		return false, fmt.Errorf("mark template deleted: %w", err)
 	}
@@ -144,18 +153,18 @@ func (db *DB) TemplateMarkDeleted(ctx context.Context, appID, templateID string,
 	} else if n == 1 {
 		return true, nil
 	}
-	if _, err := db.TemplateGet(ctx, appID, templateID); err != nil {
+	if _, err := e.TemplateGet(ctx, appID, templateID); err != nil {
 		return false, err
 	}
 	return false, nil
 }
 
-// TemplateSetTruncate implements store.TemplateStore.
-func (db *DB) TemplateSetTruncate(ctx context.Context, appID, templateID string, keys []byte) error {
+// TemplateSetTruncate implements store.Executor.
+func (e *executor) TemplateSetTruncate(ctx context.Context, appID, templateID string, keys []byte) error {
 	if keys == nil {
 		keys = []byte("[]")
 	}
-	res, err := db.write.ExecContext(ctx, queryTemplateSetTruncate, appID, templateID, string(keys))
+	res, err := e.write.ExecContext(ctx, queryTemplateSetTruncate, appID, templateID, string(keys))
 	if err != nil {
 		return fmt.Errorf("set template truncation: %w", err)
 	}
@@ -167,9 +176,9 @@ func (db *DB) TemplateSetTruncate(ctx context.Context, appID, templateID string,
 	return nil
 }
 
-// TemplateAliasSet implements store.TemplateStore.
-func (db *DB) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) error {
-	_, err := db.write.ExecContext(ctx, queryTemplateAliasSet, a.AppID, a.Alias, a.TemplateID)
+// TemplateAliasSet implements store.Executor.
+func (e *executor) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) error {
+	_, err := e.write.ExecContext(ctx, queryTemplateAliasSet, a.AppID, a.Alias, a.TemplateID)
 	if isForeignKeyViolation(err) {
 		return store.ErrNotFound
 	} else if err != nil {
@@ -178,9 +187,9 @@ func (db *DB) TemplateAliasSet(ctx context.Context, a *store.TemplateAlias) erro
 	return nil
 }
 
-// TemplateAliasDelete implements store.TemplateStore.
-func (db *DB) TemplateAliasDelete(ctx context.Context, appID, alias string) error {
-	res, err := db.write.ExecContext(ctx, queryTemplateAliasDelete, appID, alias)
+// TemplateAliasDelete implements store.Executor.
+func (e *executor) TemplateAliasDelete(ctx context.Context, appID, alias string) error {
+	res, err := e.write.ExecContext(ctx, queryTemplateAliasDelete, appID, alias)
 	if err != nil {
 		return fmt.Errorf("delete template alias: %w", err)
 	}
@@ -192,9 +201,9 @@ func (db *DB) TemplateAliasDelete(ctx context.Context, appID, alias string) erro
 	return nil
 }
 
-// TemplateAliasList implements store.TemplateStore.
-func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.TemplateAlias, error) {
-	rows, err := db.read.QueryContext(ctx, queryTemplateAliasList, appID)
+// TemplateAliasList implements store.Executor.
+func (e *executor) TemplateAliasList(ctx context.Context, appID string) ([]*store.TemplateAlias, error) {
+	rows, err := e.read.QueryContext(ctx, queryTemplateAliasList, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list template aliases: %w", err)
 	}
@@ -211,14 +220,6 @@ func (db *DB) TemplateAliasList(ctx context.Context, appID string) ([]*store.Tem
 		return nil, fmt.Errorf("list template aliases: %w", err)
 	}
 	return out, nil
-}
-
-// MessageFailTemplate implements store.TemplateStore in one write
-// transaction.
-func (db *DB) MessageFailTemplate(ctx context.Context, appID, templateID, reason string, now time.Time) ([]int64, error) {
-	return db.endMessages(ctx, "fail template messages",
-		queryMessageFailingTemplate, []any{appID, templateID},
-		queryMessageFailTemplate, func(ids string) []any { return []any{timeArg(now), reason, ids} })
 }
 
 func scanTemplate(row interface{ Scan(...any) error }) (*store.Template, error) {

@@ -27,7 +27,7 @@ const SQLitePrefix = "sqlite://"
 //
 // Any other form is an EINVALID *wxnotify.Error. The DSN is never echoed in
 // errors, since it may carry a password.
-func Open(ctx context.Context, dsn string) (store.Store, error) {
+func Open(ctx context.Context, dsn string) (store.Driver, error) {
 	switch {
 	case strings.HasPrefix(dsn, SQLitePrefix):
 		path := strings.TrimPrefix(dsn, SQLitePrefix)

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/store/storeopen"
-	"github.com/wxnotify/wxnotify/store/storetest"
 )
 
 func TestOpen_SQLiteCreatesDirectory(t *testing.T) {
@@ -44,7 +44,7 @@ func TestOpen_SQLiteRelativePath(t *testing.T) {
 
 func TestOpen_Postgres(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresSchemaDSN(t) // skips without WXNOTIFY_TEST_POSTGRES
+	dsn := testdb.PostgresSchemaDSN(t) // skips without WXNOTIFY_TEST_POSTGRES
 	s, err := storeopen.Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -12,41 +12,29 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-// broadcastStore returns s as a store.BroadcastStore, failing t if the
-// driver does not implement it.
-func broadcastStore(t testing.TB, s store.Store) store.BroadcastStore {
-	t.Helper()
-	bs, ok := s.(store.BroadcastStore)
-	if !ok {
-		t.Fatalf("%T does not implement store.BroadcastStore", s)
-	}
-	return bs
-}
-
 // exerciseBroadcast checks the broadcast, schedule, webhook and webhook
-// outbox methods (store.BroadcastStore).
+// outbox methods.
 func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	// setup gives a subtest a fresh database with apps 1 and 2.
-	setup := func(t *testing.T) (store.Store, store.BroadcastStore, OpenFunc) {
+	setup := func(t *testing.T) (store.Driver, OpenFunc) {
 		t.Helper()
 		open := newDB(t)
 		s := open(t)
 		insertApp(t.Context(), t, s, testAppID(1))
 		insertApp(t.Context(), t, s, testAppID(2))
-		return s, broadcastStore(t, s), open
+		return s, open
 	}
 	app, app2, app9 := testAppID(1), testAppID(2), testAppID(9)
 
 	t.Run("BroadcastAbortStale", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		s, bs, _ := setup(t)
-		ms := asMessageStore(t, s)
-		stale, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow})
+		db, _ := setup(t)
+		stale, err := db.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow.Add(time.Hour)})
+		fresh, err := db.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: []byte("{}"), Now: testNow.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,15 +42,15 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		p.BroadcastID = stale
 		q := newMessage(app, "oUserB", "T", "")
 		q.BroadcastID = stale
-		mustInsertMessages(ctx, t, ms, p, q)
-		n, err := bs.BroadcastAbortStale(ctx, testNow.Add(30*time.Minute), testNow.Add(2*time.Hour))
+		mustInsertMessages(ctx, t, db, p, q)
+		n, err := db.BroadcastAbortStale(ctx, testNow.Add(30*time.Minute), testNow.Add(2*time.Hour))
 		if err != nil || n != 1 {
 			t.Fatalf("BroadcastAbortStale=%d, %v; want 1", n, err)
 		}
-		if b, _ := bs.BroadcastGet(ctx, stale); b.State != "aborted" || b.Accepted != 2 || !strings.Contains(b.Error, "interrupted") {
+		if b, _ := db.BroadcastGet(ctx, stale); b.State != "aborted" || b.Accepted != 2 || !strings.Contains(b.Error, "interrupted") {
 			t.Fatalf("stale broadcast after recovery: %+v", b)
 		}
-		if b, _ := bs.BroadcastGet(ctx, fresh); b.State != "accepting" {
+		if b, _ := db.BroadcastGet(ctx, fresh); b.State != "accepting" {
 			t.Fatalf("a broadcast still uploading was touched: %+v", b)
 		}
 	})
@@ -70,16 +58,16 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("Broadcast", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		s, bs, _ := setup(t)
-		if _, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app9, TemplateID: "T", Spec: []byte("{}"), Now: testNow}); !errors.Is(err, store.ErrNotFound) {
+		db, _ := setup(t)
+		if _, err := db.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app9, TemplateID: "T", Spec: []byte("{}"), Now: testNow}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("BroadcastInsert unknown app: err=%v, want ErrNotFound", err)
 		}
 		spec := []byte(`{"data":{"thing1":"书"}}`)
-		id, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: spec, Now: testNow})
+		id, err := db.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: spec, Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := bs.BroadcastGet(ctx, id)
+		b, err := db.BroadcastGet(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,20 +75,20 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("BroadcastGet=%+v", b)
 		}
 		checkTime(t, "CreatedAt", b.CreatedAt, testNow)
-		if err := bs.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "accepting", Now: testNow}); err == nil {
+		if err := db.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "accepting", Now: testNow}); err == nil {
 			t.Fatal("BroadcastFinish to accepting: want a validation error")
 		}
 		later := testNow.Add(time.Minute)
-		if err := bs.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "accepted", Accepted: 100000, Now: later}); err != nil {
+		if err := db.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "accepted", Accepted: 100000, Now: later}); err != nil {
 			t.Fatal(err)
 		}
-		if err := bs.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "aborted", Accepted: 1, Error: "x", Now: later}); !errors.Is(err, store.ErrConflict) {
+		if err := db.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id, State: "aborted", Accepted: 1, Error: "x", Now: later}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("BroadcastFinish twice: err=%v, want ErrConflict", err)
 		}
-		if err := bs.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id + 1000, State: "aborted", Now: later}); !errors.Is(err, store.ErrNotFound) {
+		if err := db.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id + 1000, State: "aborted", Now: later}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("BroadcastFinish unknown: err=%v, want ErrNotFound", err)
 		}
-		b, err = bs.BroadcastGet(ctx, id)
+		b, err = db.BroadcastGet(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,20 +97,20 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		}
 		checkTime(t, "UpdatedAt", b.UpdatedAt, later)
 
-		id2, err := bs.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: spec, Now: testNow})
+		id2, err := db.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: app, TemplateID: "T", Spec: spec, Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bs.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id2, State: "aborted", Accepted: 7, Error: "recipients[7].openid: empty", Now: later}); err != nil {
+		if err := db.BroadcastFinish(ctx, &store.BroadcastFinishParams{ID: id2, State: "aborted", Accepted: 7, Error: "recipients[7].openid: empty", Now: later}); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := bs.BroadcastGet(ctx, id2); err != nil || b.State != "aborted" || b.Accepted != 7 || b.Error == "" {
+		if b, err := db.BroadcastGet(ctx, id2); err != nil || b.State != "aborted" || b.Accepted != 7 || b.Error == "" {
 			t.Fatalf("aborted: %+v, %v", b, err)
 		}
-		if err := s.AppDelete(ctx, app); err != nil {
+		if err := db.AppDelete(ctx, app); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bs.BroadcastGet(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.BroadcastGet(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("BroadcastGet after AppDelete: err=%v, want ErrNotFound", err)
 		}
 	})
@@ -137,21 +125,21 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("Schedule", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		s, bs, _ := setup(t)
-		if _, err := bs.ScheduleInsert(ctx, newSchedule(app9, testNow)); !errors.Is(err, store.ErrNotFound) {
+		db, _ := setup(t)
+		if _, err := db.ScheduleInsert(ctx, newSchedule(app9, testNow)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ScheduleInsert unknown app: err=%v, want ErrNotFound", err)
 		}
 		next := testNow.Add(time.Hour)
 		p := newSchedule(app, next)
-		id1, err := bs.ScheduleInsert(ctx, p)
+		id1, err := db.ScheduleInsert(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id2, err := bs.ScheduleInsert(ctx, newSchedule(app2, next))
+		id2, err := db.ScheduleInsert(ctx, newSchedule(app2, next))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := bs.ScheduleGet(ctx, id1)
+		got, err := db.ScheduleGet(ctx, id1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +159,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			{"One", []string{app2}, []int64{id2}},
 			{"None", []string{}, nil},
 		} {
-			list, err := bs.ScheduleList(ctx, &store.ScheduleListParams{AppIDs: tc.apps})
+			list, err := db.ScheduleList(ctx, &store.ScheduleListParams{AppIDs: tc.apps})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +172,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			}
 		}
 
-		paused, err := bs.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: id1, State: "paused", Now: testNow.Add(time.Second)})
+		paused, err := db.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: id1, State: "paused", Now: testNow.Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,27 +181,27 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		}
 		checkTime(t, "NextRunAt kept", paused.NextRunAt, next)
 		checkTime(t, "UpdatedAt", paused.UpdatedAt, testNow.Add(time.Second))
-		resumed, err := bs.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: id1, State: "active", NextRunAt: next.Add(24 * time.Hour), Now: testNow})
+		resumed, err := db.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: id1, State: "active", NextRunAt: next.Add(24 * time.Hour), Now: testNow})
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkTime(t, "NextRunAt resumed", resumed.NextRunAt, next.Add(24*time.Hour))
-		if _, err := bs.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: 99999, State: "paused", Now: testNow}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: 99999, State: "paused", Now: testNow}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ScheduleSetState unknown: err=%v, want ErrNotFound", err)
 		}
-		if err := bs.ScheduleDelete(ctx, id1); err != nil {
+		if err := db.ScheduleDelete(ctx, id1); err != nil {
 			t.Fatal(err)
 		}
-		if err := bs.ScheduleDelete(ctx, id1); !errors.Is(err, store.ErrNotFound) {
+		if err := db.ScheduleDelete(ctx, id1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ScheduleDelete twice: err=%v, want ErrNotFound", err)
 		}
-		if _, err := bs.ScheduleGet(ctx, id1); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.ScheduleGet(ctx, id1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ScheduleGet deleted: err=%v, want ErrNotFound", err)
 		}
-		if err := s.AppDelete(ctx, app2); err != nil {
+		if err := db.AppDelete(ctx, app2); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bs.ScheduleGet(ctx, id2); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.ScheduleGet(ctx, id2); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("ScheduleGet after AppDelete: err=%v, want ErrNotFound", err)
 		}
 	})
@@ -221,31 +209,31 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("ScheduleClaimAdvance", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		_, bs, _ := setup(t)
+		db, _ := setup(t)
 		occ := testNow
-		due, err := bs.ScheduleInsert(ctx, newSchedule(app, occ))
+		due, err := db.ScheduleInsert(ctx, newSchedule(app, occ))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bs.ScheduleInsert(ctx, newSchedule(app, occ.Add(time.Hour))); err != nil { // not yet due
+		if _, err := db.ScheduleInsert(ctx, newSchedule(app, occ.Add(time.Hour))); err != nil { // not yet due
 			t.Fatal(err)
 		}
-		pausedID, err := bs.ScheduleInsert(ctx, newSchedule(app2, occ.Add(-time.Hour)))
+		pausedID, err := db.ScheduleInsert(ctx, newSchedule(app2, occ.Add(-time.Hour)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bs.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: pausedID, State: "paused", Now: testNow}); err != nil {
+		if _, err := db.ScheduleSetState(ctx, &store.ScheduleSetStateParams{ID: pausedID, State: "paused", Now: testNow}); err != nil {
 			t.Fatal(err)
 		}
 		claim := func(holder string, now time.Time) []*store.Schedule {
 			t.Helper()
-			got, err := bs.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: holder, Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+			got, err := db.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: holder, Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return got
 		}
-		if _, err := bs.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: "a", Now: testNow, LeaseUntil: testNow, Limit: 10}); err == nil {
+		if _, err := db.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: "a", Now: testNow, LeaseUntil: testNow, Limit: 10}); err == nil {
 			t.Fatal("LeaseUntil == Now: want a validation error")
 		}
 		got := claim("a", testNow)
@@ -265,19 +253,19 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("claim after lease: %+v, want schedule %d for b", got, due)
 		}
 		next := occ.Add(24 * time.Hour)
-		if ok, err := bs.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "a", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || ok {
+		if ok, err := db.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "a", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || ok {
 			t.Fatalf("ScheduleAdvance by the old holder=%v, %v; want false", ok, err)
 		}
-		if ok, err := bs.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ.Add(time.Second), NextRunAt: next, Now: takeover}); err != nil || ok {
+		if ok, err := db.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ.Add(time.Second), NextRunAt: next, Now: takeover}); err != nil || ok {
 			t.Fatalf("ScheduleAdvance of another occurrence=%v, %v; want false", ok, err)
 		}
-		if ok, err := bs.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || !ok {
+		if ok, err := db.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || !ok {
 			t.Fatalf("ScheduleAdvance=%v, %v; want true", ok, err)
 		}
-		if ok, err := bs.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || ok {
+		if ok, err := db.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: due, Holder: "b", Occurrence: occ, NextRunAt: next, Now: takeover}); err != nil || ok {
 			t.Fatalf("ScheduleAdvance twice=%v, %v; want false", ok, err)
 		}
-		s, err := bs.ScheduleGet(ctx, due)
+		s, err := db.ScheduleGet(ctx, due)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,19 +287,19 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		// same instants; every occurrence must be fired exactly once.
 		t.Parallel()
 		ctx := t.Context()
-		_, bs, open := setup(t)
+		db, open := setup(t)
 		const instances, rounds, schedules = 6, 5, 4
 		var ids []int64
 		for range schedules {
-			id, err := bs.ScheduleInsert(ctx, newSchedule(app, testNow))
+			id, err := db.ScheduleInsert(ctx, newSchedule(app, testNow))
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, id)
 		}
-		stores := []store.BroadcastStore{bs}
+		stores := []store.Driver{db}
 		for len(stores) < instances {
-			stores = append(stores, broadcastStore(t, open(t)))
+			stores = append(stores, open(t))
 		}
 		type fire struct {
 			id  int64
@@ -361,7 +349,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			// Claims of 2 by 6 instances cover the 4 schedules unless one
 			// instance was slow; whatever is left is fired now.
 			for {
-				got, err := bs.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: "sweeper", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+				got, err := db.ScheduleClaimDue(ctx, &store.ScheduleClaimDueParams{Holder: "sweeper", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -374,7 +362,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 						t.Fatalf("schedule %d occurrence fired by %s and sweeper", s.ID, other)
 					}
 					fired[f] = "sweeper"
-					if ok, err := bs.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: s.ID, Holder: "sweeper", Occurrence: s.NextRunAt, NextRunAt: occ.Add(time.Hour), Now: now}); err != nil || !ok {
+					if ok, err := db.ScheduleAdvance(ctx, &store.ScheduleAdvanceParams{ID: s.ID, Holder: "sweeper", Occurrence: s.NextRunAt, NextRunAt: occ.Add(time.Hour), Now: now}); err != nil || !ok {
 						t.Fatalf("sweeper advance: %v %v", ok, err)
 					}
 				}
@@ -403,19 +391,19 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("Webhook", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		s, bs, _ := setup(t)
-		if _, err := bs.WebhookInsert(ctx, newWebhook(app9, "https://x")); !errors.Is(err, store.ErrNotFound) {
+		db, _ := setup(t)
+		if _, err := db.WebhookInsert(ctx, newWebhook(app9, "https://x")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("WebhookInsert unknown app: err=%v, want ErrNotFound", err)
 		}
-		id1, err := bs.WebhookInsert(ctx, newWebhook(app, "https://a.example/hook"))
+		id1, err := db.WebhookInsert(ctx, newWebhook(app, "https://a.example/hook"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		id2, err := bs.WebhookInsert(ctx, newWebhook(app2, "https://b.example/hook"))
+		id2, err := db.WebhookInsert(ctx, newWebhook(app2, "https://b.example/hook"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := bs.WebhookGet(ctx, id1)
+		w, err := db.WebhookGet(ctx, id1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,30 +411,30 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("WebhookGet=%+v", w)
 		}
 		checkTime(t, "CreatedAt", w.CreatedAt, testNow)
-		list, err := bs.WebhookList(ctx, &store.WebhookListParams{AppIDs: []string{app2}})
+		list, err := db.WebhookList(ctx, &store.WebhookListParams{AppIDs: []string{app2}})
 		if err != nil || len(list) != 1 || list[0].ID != id2 {
 			t.Fatalf("WebhookList app2=%v, %v", list, err)
 		}
-		list, err = bs.WebhookList(ctx, &store.WebhookListParams{})
+		list, err = db.WebhookList(ctx, &store.WebhookListParams{})
 		if err != nil || len(list) != 2 || list[0].ID != id1 {
 			t.Fatalf("WebhookList all=%v, %v", list, err)
 		}
-		if err := bs.WebhookDelete(ctx, id1); err != nil {
+		if err := db.WebhookDelete(ctx, id1); err != nil {
 			t.Fatal(err)
 		}
-		if err := bs.WebhookDelete(ctx, id1); !errors.Is(err, store.ErrNotFound) {
+		if err := db.WebhookDelete(ctx, id1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("WebhookDelete twice: err=%v, want ErrNotFound", err)
 		}
-		if _, err := bs.WebhookOutboxInsertMany(ctx, []*store.WebhookOutboxInsertParams{event(app2, 1, testNow)}); err != nil {
+		if _, err := db.WebhookOutboxInsertMany(ctx, []*store.WebhookOutboxInsertParams{event(app2, 1, testNow)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AppDelete(ctx, app2); err != nil {
+		if err := db.AppDelete(ctx, app2); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bs.WebhookGet(ctx, id2); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.WebhookGet(ctx, id2); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("WebhookGet after AppDelete: err=%v, want ErrNotFound", err)
 		}
-		if c, err := bs.WebhookOutboxCounts(ctx, 0); err != nil || len(c) != 0 {
+		if c, err := db.WebhookOutboxCounts(ctx, 0); err != nil || len(c) != 0 {
 			t.Fatalf("outbox after AppDelete: %v, %v; want empty", c, err)
 		}
 	})
@@ -454,16 +442,16 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("WebhookOutbox", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		_, bs, _ := setup(t)
-		h1, _ := bs.WebhookInsert(ctx, newWebhook(app, "https://a.example/1"))
-		h2, _ := bs.WebhookInsert(ctx, newWebhook(app, "https://a.example/2"))
+		db, _ := setup(t)
+		h1, _ := db.WebhookInsert(ctx, newWebhook(app, "https://a.example/1"))
+		h2, _ := db.WebhookInsert(ctx, newWebhook(app, "https://a.example/2"))
 		if h1 == 0 || h2 == 0 {
 			t.Fatal("WebhookInsert failed")
 		}
-		if n, err := bs.WebhookOutboxInsertMany(ctx, nil); err != nil || n != 0 {
+		if n, err := db.WebhookOutboxInsertMany(ctx, nil); err != nil || n != 0 {
 			t.Fatalf("empty insert=%d, %v", n, err)
 		}
-		n, err := bs.WebhookOutboxInsertMany(ctx, []*store.WebhookOutboxInsertParams{
+		n, err := db.WebhookOutboxInsertMany(ctx, []*store.WebhookOutboxInsertParams{
 			event(app, 10, testNow), event(app2, 11, testNow), event(app, 12, testNow.Add(time.Second)),
 		})
 		if err != nil {
@@ -474,7 +462,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		}
 		claim := func(holder string, now time.Time, limit int) []*store.WebhookOutbox {
 			t.Helper()
-			got, err := bs.WebhookOutboxClaim(ctx, &store.WebhookOutboxClaimParams{Holder: holder, Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit})
+			got, err := db.WebhookOutboxClaim(ctx, &store.WebhookOutboxClaimParams{Holder: holder, Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -497,14 +485,14 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("claim by b: %+v, want the two rows of message 12 only", got)
 		}
 		// Finish: only the holder.
-		if ok, err := bs.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: o.ID, Holder: "b", Delivered: true, Now: testNow}); err != nil || ok {
+		if ok, err := db.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: o.ID, Holder: "b", Delivered: true, Now: testNow}); err != nil || ok {
 			t.Fatalf("finish by another holder=%v, %v", ok, err)
 		}
-		if ok, err := bs.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: o.ID, Holder: "a", Delivered: true, Now: testNow}); err != nil || !ok {
+		if ok, err := db.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: o.ID, Holder: "a", Delivered: true, Now: testNow}); err != nil || !ok {
 			t.Fatalf("finish delivered=%v, %v", ok, err)
 		}
 		retryAt := testNow.Add(30 * time.Second)
-		if ok, err := bs.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: got[1].ID, Holder: "a", NextAttemptAt: retryAt, LastError: "HTTP 500", Now: testNow}); err != nil || !ok {
+		if ok, err := db.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: got[1].ID, Holder: "a", NextAttemptAt: retryAt, LastError: "HTTP 500", Now: testNow}); err != nil || !ok {
 			t.Fatalf("finish retry=%v, %v", ok, err)
 		}
 		if got := claim("a", retryAt.Add(-time.Microsecond), 10); len(got) != 0 {
@@ -514,7 +502,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		if len(again) != 1 || again[0].ID != got[1].ID || again[0].Attempts != 2 || again[0].LastError != "HTTP 500" {
 			t.Fatalf("claim at retry: %+v", again)
 		}
-		if ok, err := bs.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: again[0].ID, Holder: "a", Dead: true, LastError: "gave up", Now: retryAt}); err != nil || !ok {
+		if ok, err := db.WebhookOutboxFinish(ctx, &store.WebhookOutboxFinishParams{ID: again[0].ID, Holder: "a", Dead: true, LastError: "gave up", Now: retryAt}); err != nil || !ok {
 			t.Fatalf("finish dead=%v, %v", ok, err)
 		}
 		// b's lease on message 12's rows expires: they come back.
@@ -524,20 +512,20 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		if got := claim("d", testNow.Add(time.Hour), 10); len(got) != 2 {
 			t.Fatalf("claim much later: %d rows, want 2 (c's lease ended; the dead row never)", len(got))
 		}
-		counts, err := bs.WebhookOutboxCounts(ctx, 0)
+		counts, err := db.WebhookOutboxCounts(ctx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if counts["pending"] != 2 || counts["dead"] != 1 {
 			t.Fatalf("WebhookOutboxCounts=%v, want pending 2, dead 1", counts)
 		}
-		if err := bs.WebhookDelete(ctx, h1); err != nil {
+		if err := db.WebhookDelete(ctx, h1); err != nil {
 			t.Fatal(err)
 		}
-		if err := bs.WebhookDelete(ctx, h2); err != nil {
+		if err := db.WebhookDelete(ctx, h2); err != nil {
 			t.Fatal(err)
 		}
-		if counts, err := bs.WebhookOutboxCounts(ctx, 0); err != nil || len(counts) != 0 {
+		if counts, err := db.WebhookOutboxCounts(ctx, 0); err != nil || len(counts) != 0 {
 			t.Fatalf("counts after WebhookDelete=%v, %v", counts, err)
 		}
 	})
@@ -545,8 +533,8 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 	t.Run("WebhookOutboxClaimOnceAcrossStores", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		_, bs, open := setup(t)
-		if _, err := bs.WebhookInsert(ctx, newWebhook(app, "https://a.example/1")); err != nil {
+		db, open := setup(t)
+		if _, err := db.WebhookInsert(ctx, newWebhook(app, "https://a.example/1")); err != nil {
 			t.Fatal(err)
 		}
 		const events, instances = 200, 6
@@ -554,7 +542,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 		for i := range ps {
 			ps[i] = event(app, int64(i+1), testNow)
 		}
-		if _, err := bs.WebhookOutboxInsertMany(ctx, ps); err != nil {
+		if _, err := db.WebhookOutboxInsertMany(ctx, ps); err != nil {
 			t.Fatal(err)
 		}
 		var (
@@ -564,7 +552,7 @@ func exerciseBroadcast(t *testing.T, newDB NewDBFunc) {
 			errs = make([]error, instances)
 		)
 		for i := range instances {
-			st := broadcastStore(t, open(t))
+			st := open(t)
 			wg.Go(func() {
 				for {
 					got, err := st.WebhookOutboxClaim(ctx, &store.WebhookOutboxClaimParams{

@@ -28,7 +28,7 @@ var legacyKinds = []string{kindFormID, kindPrepayID}
 // pushed events.
 func exerciseCredit(t *testing.T, newDB NewDBFunc) {
 	// setup gives a subtest a fresh database with apps 1 and 2.
-	setup := func(t *testing.T) (context.Context, store.Store, OpenFunc) {
+	setup := func(t *testing.T) (context.Context, store.Driver, OpenFunc) {
 		t.Helper()
 		open := newDB(t)
 		s := open(t)
@@ -452,7 +452,7 @@ func exerciseCredit(t *testing.T, newDB NewDBFunc) {
 			}
 		}
 		mustInsertCredits(ctx, t, s, formID(app, userB, "other-user", testNow))
-		uses := spendConcurrently(ctx, t, []store.Store{open(t), open(t)}, 2, spendLegacy(userA))
+		uses := spendConcurrently(ctx, t, []store.Driver{open(t), open(t)}, 2, spendLegacy(userA))
 		checkUses(t, uses, credits, 1)
 		// B's credit is untouched.
 		if c := mustSpend(ctx, t, s, spendLegacy(userB)); c.Value.Reveal() != "other-user" {
@@ -463,7 +463,7 @@ func exerciseCredit(t *testing.T, newDB NewDBFunc) {
 	t.Run("ConcurrentPrepayThreeUses", func(t *testing.T) {
 		t.Parallel()
 		ctx, s, open := setup(t)
-		stores := []store.Store{open(t), open(t)}
+		stores := []store.Driver{open(t), open(t)}
 		// Many prepay_ids: 3 uses each, no more, no fewer.
 		var batch []*store.CreditInsertParams
 		for i := range 50 {
@@ -512,7 +512,7 @@ type use struct {
 
 // spendConcurrently runs perStore spenders on each store, all spending with
 // p until ErrNotFound, and returns every use taken.
-func spendConcurrently(ctx context.Context, t *testing.T, stores []store.Store, perStore int, p *store.CreditSpendParams) []use {
+func spendConcurrently(ctx context.Context, t *testing.T, stores []store.Driver, perStore int, p *store.CreditSpendParams) []use {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -595,7 +595,7 @@ func subscribe(appID, openID, templateID string, obtained time.Time) *store.Cred
 		Uses: 1, ObtainedAt: obtained, Source: "miniprogram"}
 }
 
-func mustInsertCredits(ctx context.Context, t *testing.T, s store.Store, credits ...*store.CreditInsertParams) int {
+func mustInsertCredits(ctx context.Context, t *testing.T, s store.Executor, credits ...*store.CreditInsertParams) int {
 	t.Helper()
 	n, err := s.CreditInsertBatch(ctx, credits)
 	if err != nil {
@@ -604,7 +604,7 @@ func mustInsertCredits(ctx context.Context, t *testing.T, s store.Store, credits
 	return n
 }
 
-func mustSpend(ctx context.Context, t *testing.T, s store.Store, p *store.CreditSpendParams) *store.Credit {
+func mustSpend(ctx context.Context, t *testing.T, s store.Executor, p *store.CreditSpendParams) *store.Credit {
 	t.Helper()
 	c, err := s.CreditSpend(ctx, p)
 	if err != nil {
@@ -613,7 +613,7 @@ func mustSpend(ctx context.Context, t *testing.T, s store.Store, p *store.Credit
 	return c
 }
 
-func mustNotSpend(ctx context.Context, t *testing.T, s store.Store, p *store.CreditSpendParams) {
+func mustNotSpend(ctx context.Context, t *testing.T, s store.Executor, p *store.CreditSpendParams) {
 	t.Helper()
 	if c, err := s.CreditSpend(ctx, p); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CreditSpend=%+v, %v; want ErrNotFound", c, err)
@@ -622,7 +622,7 @@ func mustNotSpend(ctx context.Context, t *testing.T, s store.Store, p *store.Cre
 
 // checkStocks compares CreditStocks with want, one "app/openid/kind/template
 // credits=N uses=N rej=N" line per group.
-func checkStocks(ctx context.Context, t *testing.T, s store.Store, p *store.CreditStocksParams, want ...string) {
+func checkStocks(ctx context.Context, t *testing.T, s store.Executor, p *store.CreditStocksParams, want ...string) {
 	t.Helper()
 	stocks, err := s.CreditStocks(ctx, p)
 	if err != nil {

@@ -13,14 +13,15 @@ import (
 )
 
 // Exercise runs the conformance suite: every rule in the doc comments of
-// store.Store, against databases made by newDB. Each subtest is parallel and
+// store.Driver and store.Executor, and the queue's rules over them (package
+// queue), against databases made by newDB. Each subtest is parallel and
 // gets a fresh database. A driver's test only builds newDB and calls this; a
 // new rule gets its test here, not in one driver.
 func Exercise(t *testing.T, newDB NewDBFunc) {
 	t.Helper()
 
-	// setup gives a subtest a fresh database and one Store on it.
-	setup := func(t *testing.T) (context.Context, store.Store, OpenFunc) {
+	// setup gives a subtest a fresh database and one Driver on it.
+	setup := func(t *testing.T) (context.Context, store.Driver, OpenFunc) {
 		t.Helper()
 		open := newDB(t)
 		return t.Context(), open(t), open
@@ -203,6 +204,12 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 
 	t.Run("Message", func(t *testing.T) { t.Parallel(); exerciseMessage(t, newDB) })
 
+	t.Run("Tx", func(t *testing.T) { t.Parallel(); exerciseTx(t, newDB) })
+
+	t.Run("Primitives", func(t *testing.T) { t.Parallel(); exercisePrimitives(t, newDB) })
+
+	t.Run("Queue", func(t *testing.T) { t.Parallel(); exerciseQueue(t, newDB) })
+
 	t.Run("Time", func(t *testing.T) {
 		t.Parallel()
 		t.Run("RoundTripTruncatedUTC", func(t *testing.T) {
@@ -266,7 +273,7 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 			ctx, s, open := setup(t)
 			insertApp(ctx, t, s, testAppID(1))
 			const instances, rounds = 8, 5
-			stores := []store.Store{s}
+			stores := []store.Driver{s}
 			for len(stores) < instances {
 				stores = append(stores, open(t))
 			}
@@ -323,7 +330,7 @@ var testNow = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 func testAppID(i int) string { return fmt.Sprintf("wx%016d", i) }
 
 // insertApp inserts an app named "app N" with secret "sealed <appid>".
-func insertApp(ctx context.Context, t *testing.T, s store.Store, appID string) {
+func insertApp(ctx context.Context, t *testing.T, s store.Executor, appID string) {
 	t.Helper()
 	if err := s.AppInsert(ctx, &store.AppInsertParams{
 		AppID: appID, Name: "app " + appID[len(appID)-1:], SecretSealed: []byte("sealed " + appID),

@@ -14,35 +14,20 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 )
 
-// messageStore is a Store with the delivery queue. MessageStore joins
-// store.Executor once every driver has it; until then the suite asserts it.
-type messageStore interface {
-	store.Store
-	store.MessageStore
-}
-
-// asMessageStore returns s as a messageStore, or fails t.
-func asMessageStore(t testing.TB, s store.Store) messageStore {
-	t.Helper()
-	ms, ok := s.(messageStore)
-	if !ok {
-		t.Fatalf("%s store does not implement store.MessageStore", s.Engine())
-	}
-	return ms
-}
-
-// exerciseMessage checks the delivery queue (store.MessageStore): accept,
-// claim with credit reservation, finish, recovery, expiry, cancel, listing,
-// and concurrent claimers on separate Stores.
+// exerciseMessage checks the delivery queue, as package queue composes the
+// driver's primitives: accept, claim with credit reservation, finish,
+// recovery, expiry, cancel, listing, and concurrent claimers on separate
+// Drivers.
 func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 	// setup gives a subtest a fresh database with apps 1 and 2.
-	setup := func(t *testing.T) (context.Context, messageStore, OpenFunc) {
+	setup := func(t *testing.T) (context.Context, store.Driver, OpenFunc) {
 		t.Helper()
 		open := newDB(t)
-		s := asMessageStore(t, open(t))
+		s := open(t)
 		insertApp(t.Context(), t, s, testAppID(1))
 		insertApp(t.Context(), t, s, testAppID(2))
 		return t.Context(), s, open
@@ -171,7 +156,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 		res := mustInsertMessages(ctx, t, s, ps...)
 		lease := testNow.Add(time.Minute)
-		got := mustClaim(ctx, t, s, &store.MessageClaimParams{
+		got := mustClaim(ctx, t, s, &queue.ClaimParams{
 			Holder: "i1", Now: testNow, LeaseUntil: lease, Limit: 3, CreditCutoff: testNow.Add(time.Hour),
 		})
 		// Oldest run_at first; the tie between the 1-second ones by id.
@@ -198,13 +183,13 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		if got := claimAt(ctx, t, s, "i2", testNow.Add(time.Hour), 10); len(got) != 0 {
 			t.Fatalf("third claim %v, want none (the rest are sending)", messageIDs(got))
 		}
-		for _, p := range []*store.MessageClaimParams{
+		for _, p := range []*queue.ClaimParams{
 			{Holder: "", Now: testNow, LeaseUntil: lease, Limit: 1, CreditCutoff: testNow},
 			{Holder: "x", Now: testNow, LeaseUntil: lease, Limit: 0, CreditCutoff: testNow},
 			{Holder: "x", Now: testNow, LeaseUntil: testNow, Limit: 1, CreditCutoff: testNow},
 		} {
-			if _, err := s.MessageClaim(ctx, p); err == nil {
-				t.Errorf("MessageClaim(%+v) succeeded, want a validation error", p)
+			if _, err := queue.New(s).Claim(ctx, p); err == nil {
+				t.Errorf("Claim(%+v) succeeded, want a validation error", p)
 			}
 		}
 	})
@@ -249,26 +234,26 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("claim: %s", describe(got))
 		}
 		creditID := got[1].CreditID
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: res[1].ID, Holder: "i1", Now: testNow, State: "queued",
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: res[1].ID, Holder: "i1", Now: testNow, State: "queued",
 			RunAt: testNow.Add(30 * time.Second)})
 		if c := mustGetCredit(ctx, t, s, creditID); c.UsesLeft != 2 {
 			t.Fatalf("p1 UsesLeft=%d while held by a queued retry, want 2", c.UsesLeft)
 		}
 
 		// At expires_at: never claimed (expiring and retried are due), and
-		// moved by MessageExpire.
+		// moved by Expire.
 		if got := claimAt(ctx, t, s, "i1", expiresAt, 10); len(got) != 0 {
 			t.Fatalf("claimed %s at its expiry", describe(got))
 		}
-		if ids, err := s.MessageExpire(ctx, expiresAt.Add(-time.Microsecond)); err != nil || len(ids) != 0 {
-			t.Fatalf("MessageExpire before expiry=%v, %v; want none", ids, err)
+		if ids, err := queue.New(s).Expire(ctx, expiresAt.Add(-time.Microsecond)); err != nil || len(ids) != 0 {
+			t.Fatalf("Expire before expiry=%v, %v; want none", ids, err)
 		}
-		ids, err := s.MessageExpire(ctx, expiresAt)
+		ids, err := queue.New(s).Expire(ctx, expiresAt)
 		if err != nil {
-			t.Fatalf("MessageExpire: %v", err)
+			t.Fatalf("Expire: %v", err)
 		}
 		if want := []int64{res[0].ID, res[1].ID, res[3].ID}; !slices.Equal(ids, want) {
-			t.Fatalf("MessageExpire=%v, want %v (waiting and queued; no_credit is terminal)", ids, want)
+			t.Fatalf("Expire=%v, want %v (waiting and queued; no_credit is terminal)", ids, want)
 		}
 		for _, id := range ids {
 			m := mustGetMessage(ctx, t, s, id)
@@ -280,8 +265,8 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		if c := mustGetCredit(ctx, t, s, creditID); c.UsesLeft != 3 {
 			t.Errorf("p1 UsesLeft=%d after its message expired, want 3 (refunded)", c.UsesLeft)
 		}
-		if ids, err := s.MessageExpire(ctx, expiresAt); err != nil || len(ids) != 0 {
-			t.Fatalf("MessageExpire again=%v, %v; want none", ids, err)
+		if ids, err := queue.New(s).Expire(ctx, expiresAt); err != nil || len(ids) != 0 {
+			t.Fatalf("Expire again=%v, %v; want none", ids, err)
 		}
 		if m := mustGetMessage(ctx, t, s, res[2].ID); m.State != "no_credit" {
 			t.Fatalf("no_credit message became %s", m.State)
@@ -320,7 +305,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			ps = append(ps, newLegacyMessage(app, userA, ""))
 		}
 		res := mustInsertMessages(ctx, t, s, ps...)
-		got := mustClaim(ctx, t, s, &store.MessageClaimParams{
+		got := mustClaim(ctx, t, s, &queue.ClaimParams{
 			Holder: "i1", Now: testNow, LeaseUntil: testNow.Add(time.Minute), Limit: 100, CreditCutoff: cutoff,
 		})
 		if !slices.Equal(messageIDs(got), resultIDs(res)) {
@@ -377,11 +362,11 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 		requeue := func(now time.Time, want int64) {
 			t.Helper()
-			n, err := s.MessageRequeueWaiting(ctx, now, now.Add(time.Hour))
+			n, err := queue.New(s).RequeueWaiting(ctx, now, now.Add(time.Hour))
 			if err != nil {
-				t.Fatalf("MessageRequeueWaiting: %v", err)
+				t.Fatalf("RequeueWaiting: %v", err)
 			} else if n != want {
-				t.Fatalf("MessageRequeueWaiting=%d, want %d", n, want)
+				t.Fatalf("RequeueWaiting=%d, want %d", n, want)
 			}
 		}
 		requeue(testNow, 0)
@@ -420,7 +405,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		claimAt(ctx, t, s, "i1", testNow, 10)
 		at := testNow.Add(time.Second)
 		attempt := &store.Attempt{N: 1, At: at, ErrCode: 0, ErrMsg: "ok", LatencyMS: 12.5}
-		done := &store.MessageFinishParams{ID: res[0].ID, Holder: "i2", Now: at.Add(time.Millisecond),
+		done := &queue.FinishParams{ID: res[0].ID, Holder: "i2", Now: at.Add(time.Millisecond),
 			State: "delivered", MsgID: "msg-1", Attempt: attempt}
 		if applied := finishMany(ctx, t, s, done); applied[0] {
 			t.Fatal("another holder's finish applied")
@@ -429,7 +414,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("after a refused finish: %+v", m)
 		}
 		done.Holder = "i1"
-		other := &store.MessageFinishParams{ID: res[1].ID, Holder: "i1", Now: at, State: "failed", LastError: "bad data",
+		other := &queue.FinishParams{ID: res[1].ID, Holder: "i1", Now: at, State: "failed", LastError: "bad data",
 			Attempt: &store.Attempt{At: at, ErrCode: 47003, ErrMsg: "argument invalid", Class: "permanent", LatencyMS: 3}}
 		dup := *other
 		dup.State = "delivered"
@@ -464,14 +449,14 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		if applied := finishMany(ctx, t, s); len(applied) != 0 {
 			t.Fatalf("empty finish=%v", applied)
 		}
-		for _, p := range []*store.MessageFinishParams{
+		for _, p := range []*queue.FinishParams{
 			{ID: res[0].ID, Holder: "i1", Now: at, State: "sending"},
 			{ID: res[0].ID, Holder: "i1", Now: at, State: "queued"}, // no RunAt
 			{ID: res[0].ID, Holder: "", Now: at, State: "failed"},
 			{ID: res[0].ID, Holder: "i1", Now: at, State: "failed", RefundCredit: true, KillCreditReason: "x"},
 		} {
-			if _, err := s.MessageFinishMany(ctx, []*store.MessageFinishParams{p}); err == nil {
-				t.Errorf("MessageFinishMany(%+v) succeeded, want a validation error", p)
+			if _, err := queue.New(s).Finish(ctx, []*queue.FinishParams{p}); err == nil {
+				t.Errorf("Finish(%+v) succeeded, want a validation error", p)
 			}
 		}
 	})
@@ -486,7 +471,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("reserved %q, want f1", m.CreditValue)
 		}
 		retryAt := testNow.Add(time.Minute)
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: retryAt,
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: retryAt,
 			LastError: "system busy", Attempt: &store.Attempt{At: testNow, ErrCode: -1, ErrMsg: "system busy", Class: "retry"}})
 		stored := mustGetMessage(ctx, t, s, id)
 		if stored.State != "queued" || stored.CreditID != m.CreditID || stored.CreditValue != "f1" || stored.ClaimedBy != "" ||
@@ -504,7 +489,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		// f1's one use was taken once; f2 is untouched.
 		checkStocks(ctx, t, s, &store.CreditStocksParams{AppID: app, OpenID: userA, Cutoff: testNow},
 			"wx0000000000000001/oUserA/form_id/ credits=1 uses=1 rej=0")
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: id, Holder: "i2", Now: retryAt, State: "delivered", MsgID: "m",
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: id, Holder: "i2", Now: retryAt, State: "delivered", MsgID: "m",
 			Attempt: &store.Attempt{At: retryAt, ErrMsg: "ok"}})
 		attempts, err := s.MessageAttempts(ctx, id)
 		if err != nil || len(attempts) != 2 || attempts[0].N != 1 || attempts[1].N != 2 || attempts[0].Class != "retry" {
@@ -518,7 +503,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		mustInsertCredits(ctx, t, s, subscribeCredit(app, userA, tpl, testNow), subscribeCredit(app, userA, tpl, testNow.Add(time.Second)))
 		id := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""))[0].ID
 		first := claimAt(ctx, t, s, "i1", testNow, 1)[0]
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow,
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow,
 			KillCreditReason: "errcode 43101", Attempt: &store.Attempt{At: testNow, ErrCode: 43101, Class: "credit"}})
 		if c := mustGetCredit(ctx, t, s, first.CreditID); c.DeadReason != "errcode 43101" {
 			t.Fatalf("killed credit DeadReason=%q", c.DeadReason)
@@ -530,7 +515,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		if second.State != "sending" || second.CreditID == 0 || second.CreditID == first.CreditID || second.Attempts != 2 {
 			t.Fatalf("claim after kill %+v, want the next credit (first was %d)", second, first.CreditID)
 		}
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow,
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: id, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow,
 			KillCreditReason: "errcode 43101"})
 		// No credit left: no_credit.
 		if got := claimAt(ctx, t, s, "i1", testNow, 1); len(got) != 1 || got[0].State != "no_credit" {
@@ -552,8 +537,8 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 		// Both refunded in one batch: both uses come back.
 		finishMany(ctx, t, s,
-			&store.MessageFinishParams{ID: res[0].ID, Holder: "i1", Now: testNow, State: "failed", RefundCredit: true},
-			&store.MessageFinishParams{ID: res[1].ID, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow, RefundCredit: true})
+			&queue.FinishParams{ID: res[0].ID, Holder: "i1", Now: testNow, State: "failed", RefundCredit: true},
+			&queue.FinishParams{ID: res[1].ID, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow, RefundCredit: true})
 		if c := mustGetCredit(ctx, t, s, got[0].CreditID); c.UsesLeft != 3 {
 			t.Fatalf("UsesLeft=%d after two refunds, want 3", c.UsesLeft)
 		}
@@ -572,14 +557,14 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		res := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""), newMessage(app, userA, tpl, ""),
 			newMessage(app, userA, tpl2, ""))
 		for range res {
-			mustClaim(ctx, t, s, &store.MessageClaimParams{Holder: "dead", Now: testNow,
+			mustClaim(ctx, t, s, &queue.ClaimParams{Holder: "dead", Now: testNow,
 				LeaseUntil: testNow.Add(time.Minute), Limit: 1, CreditCutoff: testNow})
 		}
-		if ids, err := s.MessageRecover(ctx, testNow.Add(time.Minute)); err != nil || len(ids) != 2 {
-			t.Fatalf("MessageRecover=%v, %v; want the two messages with a credit", ids, err)
+		if ids, _, err := queue.New(s).Recover(ctx, testNow.Add(time.Minute)); err != nil || len(ids) != 2 {
+			t.Fatalf("Recover=%v, %v; want the two messages with a credit", ids, err)
 		}
 		// No event yet: stays ambiguous.
-		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
+		if st, err := queue.New(s).ResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
 			t.Fatalf("resolve without an event=%q, %v", st, err)
 		}
 		sent := func(openID, templateID, msgID, status string, at time.Time) {
@@ -592,22 +577,22 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		sent(userB, tpl, "900", "success", testNow.Add(30*time.Second)) // another user
 		sent(userA, tpl, "901", "success", testNow.Add(-time.Hour))     // long before the message
 		sent(userA, tpl, "902", "success", testNow.Add(30*time.Second)) // this one
-		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "delivered" {
+		if st, err := queue.New(s).ResolveAmbiguous(ctx, res[0].ID, testNow.Add(2*time.Minute)); err != nil || st != "delivered" {
 			t.Fatalf("resolve=%q, %v; want delivered", st, err)
 		}
 		if m := mustGetMessage(ctx, t, s, res[0].ID); m.State != "delivered" || m.MsgID != "902" {
 			t.Fatalf("resolved message %+v, want delivered with msgid 902", m)
 		}
 		// The event is used up: the second ambiguous message does not take it.
-		if st, err := s.MessageResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
+		if st, err := queue.New(s).ResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "" {
 			t.Fatalf("second message resolved by a used event: %q, %v", st, err)
 		}
 		sent(userA, tpl, "903", "failed:user refuse", testNow.Add(40*time.Second))
-		if st, err := s.MessageResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "failed" {
+		if st, err := queue.New(s).ResolveAmbiguous(ctx, res[1].ID, testNow.Add(2*time.Minute)); err != nil || st != "failed" {
 			t.Fatalf("resolve with a failed event=%q, %v", st, err)
 		}
 		// Only ambiguous messages are touched.
-		if st, err := s.MessageResolveAmbiguous(ctx, res[0].ID, testNow.Add(3*time.Minute)); err != nil || st != "" {
+		if st, err := queue.New(s).ResolveAmbiguous(ctx, res[0].ID, testNow.Add(3*time.Minute)); err != nil || st != "" {
 			t.Fatalf("resolving a delivered message=%q, %v", st, err)
 		}
 	})
@@ -619,16 +604,16 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		res := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""), newMessage(app, userA, tpl, ""),
 			newMessage(app, userA, tpl, ""))
 		claim := func(holder string, lease time.Duration) *store.Message {
-			return mustClaim(ctx, t, s, &store.MessageClaimParams{Holder: holder, Now: testNow,
+			return mustClaim(ctx, t, s, &queue.ClaimParams{Holder: holder, Now: testNow,
 				LeaseUntil: testNow.Add(lease), Limit: 1, CreditCutoff: testNow})[0]
 		}
 		short, long := claim("dead", time.Minute), claim("alive", 10*time.Minute)
-		if ids, err := s.MessageRecover(ctx, testNow.Add(time.Minute-time.Microsecond)); err != nil || len(ids) != 0 {
-			t.Fatalf("MessageRecover before the lease ended=%v, %v", ids, err)
+		if ids, _, err := queue.New(s).Recover(ctx, testNow.Add(time.Minute-time.Microsecond)); err != nil || len(ids) != 0 {
+			t.Fatalf("Recover before the lease ended=%v, %v", ids, err)
 		}
-		ids, err := s.MessageRecover(ctx, testNow.Add(time.Minute))
-		if err != nil || !slices.Equal(ids, []int64{short.ID}) {
-			t.Fatalf("MessageRecover at the lease's end=%v, %v; want [%d]", ids, err, short.ID)
+		ids, resolved, err := queue.New(s).Recover(ctx, testNow.Add(time.Minute))
+		if err != nil || !slices.Equal(ids, []int64{short.ID}) || resolved != 0 {
+			t.Fatalf("Recover at the lease's end=%v, %d, %v; want [%d], 0 resolved", ids, resolved, err, short.ID)
 		}
 		m := mustGetMessage(ctx, t, s, short.ID)
 		if m.State != "ambiguous" || m.ClaimedBy != "" || !m.LeaseUntil.IsZero() || !strings.Contains(m.LastError, "dead") {
@@ -641,7 +626,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("unclaimed message: %s", m.State)
 		}
 		// The dead holder's late outcome is refused.
-		if applied := finishMany(ctx, t, s, &store.MessageFinishParams{ID: short.ID, Holder: "dead", Now: testNow.Add(time.Hour),
+		if applied := finishMany(ctx, t, s, &queue.FinishParams{ID: short.ID, Holder: "dead", Now: testNow.Add(time.Hour),
 			State: "delivered"}); applied[0] {
 			t.Fatal("finish of a recovered message applied")
 		}
@@ -662,17 +647,17 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("claim: %s", describe(got))
 		}
 		finishMany(ctx, t, s,
-			&store.MessageFinishParams{ID: res[0].ID, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow.Add(time.Hour)},
-			&store.MessageFinishParams{ID: res[3].ID, Holder: "i1", Now: testNow, State: "delivered"})
+			&queue.FinishParams{ID: res[0].ID, Holder: "i1", Now: testNow, State: "queued", RunAt: testNow.Add(time.Hour)},
+			&queue.FinishParams{ID: res[3].ID, Holder: "i1", Now: testNow, State: "delivered"})
 		creditID := got[0].CreditID
 		if c := mustGetCredit(ctx, t, s, creditID); c.UsesLeft != 0 {
 			t.Fatalf("p1 UsesLeft=%d, want 0", c.UsesLeft)
 		}
 		at := testNow.Add(time.Minute)
 		for _, i := range []int{0, 1, 4} {
-			m, err := s.MessageCancel(ctx, res[i].ID, at)
+			m, err := queue.New(s).Cancel(ctx, res[i].ID, at)
 			if err != nil {
-				t.Fatalf("MessageCancel %d: %v", i, err)
+				t.Fatalf("Cancel %d: %v", i, err)
 			}
 			if m.ID != res[i].ID || m.State != "cancelled" || m.CreditID != 0 || m.ClaimedBy != "" {
 				t.Fatalf("cancelled message %+v", m)
@@ -686,19 +671,19 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("p1 UsesLeft=%d after cancelling the message holding a use, want 1", c.UsesLeft)
 		}
 		for i, want := range map[int]string{2: "sending", 3: "delivered", 0: "cancelled"} {
-			m, err := s.MessageCancel(ctx, res[i].ID, at)
+			m, err := queue.New(s).Cancel(ctx, res[i].ID, at)
 			if !errors.Is(err, store.ErrConflict) {
-				t.Fatalf("MessageCancel of a %s message: err=%v, want ErrConflict", want, err)
+				t.Fatalf("Cancel of a %s message: err=%v, want ErrConflict", want, err)
 			}
 			if m == nil || m.ID != res[i].ID || m.State != want {
-				t.Fatalf("MessageCancel conflict returned %+v, want the %s row", m, want)
+				t.Fatalf("Cancel conflict returned %+v, want the %s row", m, want)
 			}
 		}
 		if c := mustGetCredit(ctx, t, s, creditID); c.UsesLeft != 1 {
 			t.Fatalf("p1 UsesLeft=%d after refused cancels, want 1", c.UsesLeft)
 		}
-		if _, err := s.MessageCancel(ctx, res[4].ID+100, at); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("MessageCancel unknown: err=%v, want ErrNotFound", err)
+		if _, err := queue.New(s).Cancel(ctx, res[4].ID+100, at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Cancel unknown: err=%v, want ErrNotFound", err)
 		}
 	})
 
@@ -725,8 +710,8 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		claimAt(ctx, t, s, "i1", testNow, 100)
 		finishAt := testNow.Add(time.Hour)
 		finishMany(ctx, t, s,
-			&store.MessageFinishParams{ID: ids[0], Holder: "i1", Now: finishAt, State: "delivered", Attempt: &store.Attempt{At: finishAt}},
-			&store.MessageFinishParams{ID: ids[2], Holder: "i1", Now: finishAt, State: "delivered", Attempt: &store.Attempt{At: finishAt}})
+			&queue.FinishParams{ID: ids[0], Holder: "i1", Now: finishAt, State: "delivered", Attempt: &store.Attempt{At: finishAt}},
+			&queue.FinishParams{ID: ids[2], Holder: "i1", Now: finishAt, State: "delivered", Attempt: &store.Attempt{At: finishAt}})
 
 		list := func(p *store.MessageListParams, want ...int64) {
 			t.Helper()
@@ -802,10 +787,10 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		t.Parallel()
 		ctx, s, open := setup(t)
 		keys, batch := 400, 50
-		if s.Engine() == "sqlite" && raceEnabled() { // see testConcurrentClaim
+		if s.Capabilities().SingleWriter && raceEnabled() { // see testConcurrentClaim
 			keys = 100
 		}
-		stores := []messageStore{s, asMessageStore(t, open(t))}
+		stores := []store.Driver{s, open(t)}
 		results := make([][]store.MessageInsertResult, len(stores))
 		errs := make([]error, len(stores))
 		var wg sync.WaitGroup
@@ -853,7 +838,7 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 	})
 }
 
-// testConcurrentClaim runs 4 Stores, as 4 instances, claiming and finishing
+// testConcurrentClaim runs 4 Drivers, as 4 instances, claiming and finishing
 // 5,000 messages of 250 users. Most users have exactly one credit use per
 // message, in several credits (legacy ones in form_ids and 3-use
 // prepay_ids); a fifth have one long-term credit, which every claim of
@@ -861,12 +846,12 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 // their credit. Every message must be delivered exactly once, every use
 // reserved once, and none lost.
 //
-// On SQLite, the 4 Stores are 4 writers of one file, which wait for each
-// other through busy_timeout; a claim or finish that still finds the file
-// locked fails with SQLITE_BUSY and rolls back, and the worker tries again,
-// as the delivery pipeline does. Under the race detector the transpiled
+// On a SingleWriter engine (SQLite), the 4 Drivers are 4 writers of one
+// file, which wait for each other through busy_timeout; a claim or finish
+// that still finds the file locked fails with SQLITE_BUSY and rolls back,
+// and the worker tries again, as the delivery pipeline does. Under the race detector the transpiled
 // SQLite runs some 30 times slower, so that case delivers 500 messages.
-func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open OpenFunc) {
+func testConcurrentClaim(ctx context.Context, t *testing.T, s store.Driver, open OpenFunc) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a lost wake-up fails instead of hanging
 	defer cancel()
 	const (
@@ -874,9 +859,9 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 		perUser    = 20
 		claimBatch = 100
 	)
-	sqlite := s.Engine() == "sqlite"
+	single := s.Capabilities().SingleWriter
 	users := 250
-	if sqlite && raceEnabled() {
+	if single && raceEnabled() {
 		users = 25
 	}
 	var (
@@ -929,9 +914,9 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 	for u := range users {
 		userOf[user(u)] = u
 	}
-	stores := []messageStore{s}
+	stores := []store.Driver{s}
 	for len(stores) < instances {
-		stores = append(stores, asMessageStore(t, open(t)))
+		stores = append(stores, open(t))
 	}
 	type delivery struct {
 		holder   string
@@ -961,7 +946,7 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 	}
 	// again reports whether a failed transaction may be tried again.
 	again := func(err error) bool {
-		if !sqlite || ctx.Err() != nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		if !single || ctx.Err() != nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
 			return false
 		}
 		mu.Lock()
@@ -978,7 +963,7 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 					return
 				default:
 				}
-				got, err := st.MessageClaim(ctx, &store.MessageClaimParams{Holder: holder, Now: testNow,
+				got, err := queue.New(st).Claim(ctx, &queue.ClaimParams{Holder: holder, Now: testNow,
 					LeaseUntil: testNow.Add(time.Hour), Limit: claimBatch, CreditCutoff: testNow})
 				if err != nil && again(err) {
 					continue
@@ -999,7 +984,7 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 				}
 				signal() // a claim that left a message queued released its locks
 				var (
-					fs   []*store.MessageFinishParams
+					fs   []*queue.FinishParams
 					mine []delivery
 				)
 				for _, m := range got {
@@ -1008,7 +993,7 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 							holder, describe([]*store.Message{m})))
 						return
 					}
-					f := &store.MessageFinishParams{ID: m.ID, Holder: holder, Now: testNow, State: "delivered",
+					f := &queue.FinishParams{ID: m.ID, Holder: holder, Now: testNow, State: "delivered",
 						MsgID: fmt.Sprint(m.ID), Attempt: &store.Attempt{At: testNow}}
 					switch {
 					case m.Attempts == 1 && m.ID%5 == 0: // retry, giving the use back
@@ -1019,9 +1004,9 @@ func testConcurrentClaim(ctx context.Context, t *testing.T, s messageStore, open
 					fs = append(fs, f)
 					mine = append(mine, delivery{holder, m.CreditID, m.CreditValue, userOf[m.OpenID]})
 				}
-				applied, err := st.MessageFinishMany(ctx, fs)
+				applied, err := queue.New(st).Finish(ctx, fs)
 				for err != nil && again(err) {
-					applied, err = st.MessageFinishMany(ctx, fs)
+					applied, err = queue.New(st).Finish(ctx, fs)
 				}
 				if err != nil {
 					fail(fmt.Errorf("%s: finish: %w", holder, err))
@@ -1141,7 +1126,7 @@ func longTermCredit(appID, openID, templateID string, obtained time.Time) *store
 	return p
 }
 
-func mustInsertMessages(ctx context.Context, t testing.TB, s messageStore, ps ...*store.MessageInsertParams) []store.MessageInsertResult {
+func mustInsertMessages(ctx context.Context, t testing.TB, s store.Executor, ps ...*store.MessageInsertParams) []store.MessageInsertResult {
 	t.Helper()
 	res, err := s.MessageInsertMany(ctx, ps)
 	if err != nil {
@@ -1153,7 +1138,7 @@ func mustInsertMessages(ctx context.Context, t testing.TB, s messageStore, ps ..
 	return res
 }
 
-func mustGetMessage(ctx context.Context, t *testing.T, s messageStore, id int64) *store.Message {
+func mustGetMessage(ctx context.Context, t *testing.T, s store.Executor, id int64) *store.Message {
 	t.Helper()
 	m, err := s.MessageGet(ctx, id)
 	if err != nil {
@@ -1162,7 +1147,7 @@ func mustGetMessage(ctx context.Context, t *testing.T, s messageStore, id int64)
 	return m
 }
 
-func mustGetCredit(ctx context.Context, t *testing.T, s messageStore, id int64) *store.Credit {
+func mustGetCredit(ctx context.Context, t *testing.T, s store.Executor, id int64) *store.Credit {
 	t.Helper()
 	c, err := s.CreditGet(ctx, id)
 	if err != nil {
@@ -1171,45 +1156,45 @@ func mustGetCredit(ctx context.Context, t *testing.T, s messageStore, id int64) 
 	return c
 }
 
-func mustClaim(ctx context.Context, t *testing.T, s messageStore, p *store.MessageClaimParams) []*store.Message {
+func mustClaim(ctx context.Context, t *testing.T, s store.Driver, p *queue.ClaimParams) []*store.Message {
 	t.Helper()
-	got, err := s.MessageClaim(ctx, p)
+	got, err := queue.New(s).Claim(ctx, p)
 	if err != nil {
-		t.Fatalf("MessageClaim: %v", err)
+		t.Fatalf("Claim: %v", err)
 	}
 	return got
 }
 
 // claimAt claims for holder at now, with a minute's lease and credits
 // usable past now.
-func claimAt(ctx context.Context, t *testing.T, s messageStore, holder string, now time.Time, limit int) []*store.Message {
+func claimAt(ctx context.Context, t *testing.T, s store.Driver, holder string, now time.Time, limit int) []*store.Message {
 	t.Helper()
-	return mustClaim(ctx, t, s, &store.MessageClaimParams{
+	return mustClaim(ctx, t, s, &queue.ClaimParams{
 		Holder: holder, Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit, CreditCutoff: now,
 	})
 }
 
-func finishMany(ctx context.Context, t *testing.T, s messageStore, ps ...*store.MessageFinishParams) []bool {
+func finishMany(ctx context.Context, t *testing.T, s store.Driver, ps ...*queue.FinishParams) []bool {
 	t.Helper()
-	applied, err := s.MessageFinishMany(ctx, ps)
+	applied, err := queue.New(s).Finish(ctx, ps)
 	if err != nil {
-		t.Fatalf("MessageFinishMany: %v", err)
+		t.Fatalf("Finish: %v", err)
 	}
 	if len(applied) != len(ps) {
-		t.Fatalf("MessageFinishMany: %d results for %d outcomes", len(applied), len(ps))
+		t.Fatalf("Finish: %d results for %d outcomes", len(applied), len(ps))
 	}
 	return applied
 }
 
 // mustFinish finishes one message, which must apply.
-func mustFinish(ctx context.Context, t *testing.T, s messageStore, p *store.MessageFinishParams) {
+func mustFinish(ctx context.Context, t *testing.T, s store.Driver, p *queue.FinishParams) {
 	t.Helper()
 	if applied := finishMany(ctx, t, s, p); !applied[0] {
-		t.Fatalf("MessageFinishMany(%+v) not applied", p)
+		t.Fatalf("Finish(%+v) not applied", p)
 	}
 }
 
-func checkCounts(ctx context.Context, t *testing.T, s messageStore, p *store.MessageCountsParams, want map[string]int64) {
+func checkCounts(ctx context.Context, t *testing.T, s store.Executor, p *store.MessageCountsParams, want map[string]int64) {
 	t.Helper()
 	got, err := s.MessageCounts(ctx, p)
 	if err != nil {
@@ -1276,7 +1261,7 @@ func describe(ms []*store.Message) string {
 // MessageQueueBenchmark measures the queue's hot path on a fresh database
 // from newDB: each round accepts 5,000 messages in batches of 256
 // (MessageInsertMany), then one loop claims them 500 at a time with a
-// credit each (MessageClaim) and records them delivered (MessageFinishMany)
+// credit each (queue.Claim) and records them delivered (queue.Finish)
 // until the queue is empty. It reports insert, claim+finish and overall
 // messages per second. Credits are inserted outside the timed part.
 func MessageQueueBenchmark(b *testing.B, newDB NewDBFunc) {
@@ -1286,7 +1271,7 @@ func MessageQueueBenchmark(b *testing.B, newDB NewDBFunc) {
 		claimBatch  = 500
 	)
 	ctx := b.Context()
-	s := asMessageStore(b, newDB(b)(b))
+	s := newDB(b)(b)
 	app, tpl := testAppID(1), "TPL-B"
 	if err := s.AppInsert(ctx, &store.AppInsertParams{AppID: app, Name: "bench", SecretSealed: []byte("x"),
 		TokenMode: "stable", Now: testNow}); err != nil {
@@ -1322,7 +1307,7 @@ func MessageQueueBenchmark(b *testing.B, newDB NewDBFunc) {
 		start = time.Now()
 		claimed := 0
 		for {
-			got, err := s.MessageClaim(ctx, &store.MessageClaimParams{Holder: "bench", Now: testNow,
+			got, err := queue.New(s).Claim(ctx, &queue.ClaimParams{Holder: "bench", Now: testNow,
 				LeaseUntil: testNow.Add(time.Minute), Limit: claimBatch, CreditCutoff: testNow})
 			if err != nil {
 				b.Fatal(err)
@@ -1330,15 +1315,15 @@ func MessageQueueBenchmark(b *testing.B, newDB NewDBFunc) {
 			if len(got) == 0 {
 				break
 			}
-			fs := make([]*store.MessageFinishParams, len(got))
+			fs := make([]*queue.FinishParams, len(got))
 			for i, m := range got {
 				if m.State != "sending" {
 					b.Fatalf("claimed message %d is %s", m.ID, m.State)
 				}
-				fs[i] = &store.MessageFinishParams{ID: m.ID, Holder: "bench", Now: testNow, State: "delivered",
+				fs[i] = &queue.FinishParams{ID: m.ID, Holder: "bench", Now: testNow, State: "delivered",
 					MsgID: "m", Attempt: &store.Attempt{N: m.Attempts, At: testNow, ErrMsg: "ok", LatencyMS: 20}}
 			}
-			if _, err := s.MessageFinishMany(ctx, fs); err != nil {
+			if _, err := queue.New(s).Finish(ctx, fs); err != nil {
 				b.Fatal(err)
 			}
 			claimed += len(got)

@@ -1,149 +1,30 @@
-// Package storetest is the conformance suite that every store driver runs
-// (Exercise), and the helpers other packages' tests use to get a fresh
-// database on every engine (Engines).
+// Package storetest is the conformance suite that every store driver runs:
+// each rule of the doc comments of store.Driver and store.Executor, and the
+// queue's rules (package queue) over them, checked the same way on every
+// engine. It is driver-agnostic: it imports no driver, and each driver's
+// test passes its own database maker in:
 //
-// A test database is reached through an OpenFunc, which opens a new, separate
-// Store on the same database each time it is called, as a second instance of
-// wxnotify would. Tests of multi-instance behaviour call it twice:
+//	func TestDB(t *testing.T) { storetest.Exercise(t, newDB) }
 //
-//	for _, e := range storetest.Engines(t) {
-//		t.Run(e.Name, func(t *testing.T) {
-//			t.Parallel()
-//			open := e.NewDB(t) // fresh database for this test alone
-//			a, b := open(t), open(t)
-//			...
-//		})
-//	}
+// Other packages' tests get a fresh database on every engine from
+// internal/testdb, whose Engines hand out NewDBFuncs of this package.
+//
+// A test database is reached through an OpenFunc, which opens a new,
+// separate Driver on the same database each time it is called, as a second
+// instance of wxnotify would; tests of multi-instance behaviour call it
+// twice.
 package storetest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wxnotify/wxnotify/store"
-	"github.com/wxnotify/wxnotify/store/postgres"
-	"github.com/wxnotify/wxnotify/store/sqlite"
 )
 
-// PostgresEnv names the environment variable holding the DSN of a PostgreSQL
-// database for tests. Unset, PostgreSQL tests are skipped; set, they must
-// reach the server or fail.
-const PostgresEnv = "WXNOTIFY_TEST_POSTGRES"
-
-// OpenFunc opens a new Store on one test database. Every call returns a
-// separate Store (its own connections), closed when t's test ends.
-type OpenFunc func(t testing.TB) store.Store
+// OpenFunc opens a new Driver on one test database. Every call returns a
+// separate Driver (its own connections), closed when t's test ends.
+type OpenFunc func(t testing.TB) store.Driver
 
 // NewDBFunc creates an empty database for t alone, removed when t's test
-// ends, and returns the OpenFunc that opens Stores on it.
+// ends, and returns the OpenFunc that opens Drivers on it.
 type NewDBFunc func(t testing.TB) OpenFunc
-
-// Engine is one database engine for tests.
-type Engine struct {
-	Name  string // "sqlite" or "postgres", as Store.Engine returns
-	NewDB NewDBFunc
-}
-
-// Engines returns SQLite always, and PostgreSQL when PostgresEnv is set.
-func Engines(t testing.TB) []Engine {
-	t.Helper()
-	engines := []Engine{{Name: "sqlite", NewDB: NewSQLiteDB}}
-	if os.Getenv(PostgresEnv) != "" {
-		engines = append(engines, Engine{Name: "postgres", NewDB: NewPostgresDB})
-	}
-	return engines
-}
-
-// NewSQLiteDB creates a SQLite database file in t.TempDir().
-func NewSQLiteDB(t testing.TB) OpenFunc {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "wxnotify.db")
-	return func(t testing.TB) store.Store {
-		t.Helper()
-		db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
-		if err != nil {
-			t.Fatalf("open sqlite: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-}
-
-// NewPostgresDB creates a fresh schema in the database named by PostgresEnv,
-// dropped when t ends, so tests run in parallel without seeing each other;
-// Stores are opened with postgres.Options.Schema. It skips t if PostgresEnv
-// is unset and fails it if the server is unreachable.
-func NewPostgresDB(t testing.TB) OpenFunc {
-	t.Helper()
-	dsn, schema := newPostgresSchema(t)
-	return func(t testing.TB) store.Store {
-		t.Helper()
-		db, err := postgres.Open(t.Context(), dsn, postgres.Options{Schema: schema, MaxConns: 4})
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-}
-
-// PostgresSchemaDSN is NewPostgresDB for code that opens the database from a
-// DSN itself (storeopen, the CLI): it returns the DSN of PostgresEnv with
-// search_path set to a fresh schema, dropped when t ends. It skips t if
-// PostgresEnv is unset and fails it if the server is unreachable.
-func PostgresSchemaDSN(t testing.TB) string {
-	t.Helper()
-	dsn, schema := newPostgresSchema(t)
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema // keyword/value form
-}
-
-func newPostgresSchema(t testing.TB) (dsn, schema string) {
-	t.Helper()
-	dsn = os.Getenv(PostgresEnv)
-	if dsn == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a DSN, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable", PostgresEnv)
-	}
-	schema = "wxtest_" + randomHex(8)
-	if err := adminExec(t.Context(), dsn, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create test schema on %s: %v", PostgresEnv, err)
-	}
-	t.Cleanup(func() {
-		// t.Context() is done by now.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := adminExec(ctx, dsn, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop test schema %s: %v", schema, err)
-		}
-	})
-	return dsn, schema
-}
-
-func adminExec(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}

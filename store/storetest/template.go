@@ -6,24 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
 )
-
-// templateStore is a Store with the delivery queue and the template catalog.
-type templateStore interface {
-	messageStore
-	store.TemplateStore
-}
-
-// asTemplateStore returns s as a templateStore, or fails t.
-func asTemplateStore(t testing.TB, s store.Store) templateStore {
-	t.Helper()
-	ts, ok := s.(templateStore)
-	if !ok {
-		t.Fatalf("%s store does not implement store.TemplateStore", s.Engine())
-	}
-	return ts
-}
 
 func testTemplate(id, kind string) *store.Template {
 	return &store.Template{
@@ -32,12 +17,13 @@ func testTemplate(id, kind string) *store.Template {
 	}
 }
 
-// exerciseTemplate checks the template catalog (store.TemplateStore).
+// exerciseTemplate checks the template catalog, and failing the queued
+// messages of a template WeChat deleted (queue.FailTemplate).
 func exerciseTemplate(t *testing.T, newDB NewDBFunc) {
 	// setup gives a subtest a fresh database with apps 1 and 2.
-	setup := func(t *testing.T) templateStore {
+	setup := func(t *testing.T) store.Driver {
 		t.Helper()
-		s := asTemplateStore(t, newDB(t)(t))
+		s := newDB(t)(t)
 		insertApp(t.Context(), t, s, testAppID(1))
 		insertApp(t.Context(), t, s, testAppID(2))
 		return s
@@ -233,7 +219,7 @@ func exerciseTemplate(t *testing.T, newDB NewDBFunc) {
 		}
 	})
 
-	t.Run("MessageFailTemplate", func(t *testing.T) {
+	t.Run("FailTemplate", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
 		s := setup(t)
@@ -255,7 +241,7 @@ func exerciseTemplate(t *testing.T, newDB NewDBFunc) {
 			t.Fatalf("first claim: %s", describe(c))
 		}
 		credit1 := c[0].CreditID
-		mustFinish(ctx, t, s, &store.MessageFinishParams{ID: id1, Holder: "h", Now: testNow, State: "queued", RunAt: testNow.Add(time.Hour)})
+		mustFinish(ctx, t, s, &queue.FinishParams{ID: id1, Holder: "h", Now: testNow, State: "queued", RunAt: testNow.Add(time.Hour)})
 		// m2: sending; m3: waiting for a credit.
 		c = claimAt(ctx, t, s, "h", testNow, 2)
 		if got := messageStates(c); fmt.Sprint(got) != "[sending waiting_credit]" {
@@ -266,12 +252,12 @@ func exerciseTemplate(t *testing.T, newDB NewDBFunc) {
 
 		later := testNow.Add(time.Minute)
 		reason := "template T was deleted on WeChat's side"
-		ids, err := s.MessageFailTemplate(ctx, app, "T", reason, later)
+		ids, err := queue.New(s).FailTemplate(ctx, app, "T", reason, later)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := fmt.Sprint(ids), fmt.Sprint([]int64{id1, id3}); got != want {
-			t.Fatalf("MessageFailTemplate=%s, want %s", got, want)
+			t.Fatalf("FailTemplate=%s, want %s", got, want)
 		}
 		for _, id := range []int64{id1, id3} {
 			m := mustGetMessage(ctx, t, s, id)
@@ -291,9 +277,9 @@ func exerciseTemplate(t *testing.T, newDB NewDBFunc) {
 				t.Fatalf("message %d of another template or app: state=%s, want queued", r.ID, m.State)
 			}
 		}
-		ids, err = s.MessageFailTemplate(ctx, app, "T", reason, later)
+		ids, err = queue.New(s).FailTemplate(ctx, app, "T", reason, later)
 		if err != nil || len(ids) != 0 {
-			t.Fatalf("MessageFailTemplate again: ids=%v err=%v, want none", ids, err)
+			t.Fatalf("FailTemplate again: ids=%v err=%v, want none", ids, err)
 		}
 	})
 }

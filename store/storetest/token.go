@@ -10,9 +10,9 @@ import (
 	"github.com/wxnotify/wxnotify/store"
 )
 
-func exerciseToken(t *testing.T, setup func(t *testing.T) (context.Context, store.Store, OpenFunc)) {
+func exerciseToken(t *testing.T, setup func(t *testing.T) (context.Context, store.Driver, OpenFunc)) {
 	// setupApp is setup with one app, testAppID(1), and no token row.
-	setupApp := func(t *testing.T) (context.Context, store.Store) {
+	setupApp := func(t *testing.T) (context.Context, store.Driver) {
 		t.Helper()
 		ctx, s, _ := setup(t)
 		insertApp(ctx, t, s, testAppID(1))
@@ -284,7 +284,7 @@ func exerciseToken(t *testing.T, setup func(t *testing.T) (context.Context, stor
 	})
 }
 
-func mustAcquire(ctx context.Context, t *testing.T, s store.Store, appID, holder string, now, until time.Time) {
+func mustAcquire(ctx context.Context, t *testing.T, s store.Executor, appID, holder string, now, until time.Time) {
 	t.Helper()
 	ok, err := s.TokenLeaseAcquire(ctx, &store.TokenLeaseAcquireParams{AppID: appID, Holder: holder, Now: now, Until: until})
 	if err != nil || !ok {
@@ -293,7 +293,7 @@ func mustAcquire(ctx context.Context, t *testing.T, s store.Store, appID, holder
 }
 
 // mustSave saves the token "sealed token <holder>", expiring an hour after now.
-func mustSave(ctx context.Context, t *testing.T, s store.Store, appID, holder string, now time.Time) {
+func mustSave(ctx context.Context, t *testing.T, s store.Executor, appID, holder string, now time.Time) {
 	t.Helper()
 	ok, err := s.TokenSave(ctx, &store.TokenSaveParams{
 		AppID: appID, Holder: holder, ValueSealed: []byte("sealed token " + holder), ExpiresAt: now.Add(time.Hour), Now: now,
@@ -303,7 +303,7 @@ func mustSave(ctx context.Context, t *testing.T, s store.Store, appID, holder st
 	}
 }
 
-func mustGet(ctx context.Context, t *testing.T, s store.Store, appID string) *store.Token {
+func mustGet(ctx context.Context, t *testing.T, s store.Executor, appID string) *store.Token {
 	t.Helper()
 	tok, err := s.TokenGet(ctx, appID)
 	if err != nil {
