@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Error codes. Each maps to one HTTP status in the http package and back again
-// in the Go client, so a caller can branch on the code wherever it meets it.
+// Error codes. Each maps to one HTTP status (ErrorStatusCode) and back again
+// (ErrorCodeFromStatus), so a caller can branch on the code wherever it meets it.
 const (
 	ECONFLICT     = "conflict"     // the thing exists already, or changed under the caller
 	EINTERNAL     = "internal"     // a bug or an outage of ours; details are only logged

@@ -23,7 +23,7 @@ const (
 // t and every v1 from the header, recompute the HMAC over the bytes
 // received (before any JSON parsing), compare in constant time with each
 // v1, and reject a t further than a few minutes from your clock (replays).
-// delivery.VerifyWebhookSignature does all of this.
+// webhook.Verify does all of this.
 const WebhookSignatureHeader = "X-Wxnotify-Signature"
 
 // Webhook is an endpoint of the caller's that is told every terminal

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
-	wxhttp "github.com/wxnotify/wxnotify/http"
 )
 
 // BroadcastParams is the template and data of a broadcast: every field of a
@@ -38,7 +37,7 @@ type BroadcastParams struct {
 }
 
 // BroadcastResult is the answer to CreateBroadcast.
-type BroadcastResult = wxhttp.BroadcastResponse
+type BroadcastResult = wxnotify.BroadcastResponse
 
 // CreateBroadcast sends one template to many users: it streams recipients
 // to the server as NDJSON while reading them, so they are never all in
@@ -52,9 +51,9 @@ type BroadcastResult = wxhttp.BroadcastResponse
 // Errors are *wxnotify.Error as the server answered them (EINVALID naming
 // "recipients[i].openid", EFORBIDDEN, ENOTFOUND), or the recipients' own.
 func (c *Client) CreateBroadcast(ctx context.Context, p *BroadcastParams, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) (*BroadcastResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, wxhttp.BroadcastTimeout)
+	ctx, cancel := context.WithTimeout(ctx, wxnotify.MaxBroadcastUpload)
 	defer cancel()
-	hdr := &wxhttp.BroadcastRequest{
+	hdr := &wxnotify.BroadcastRequest{
 		AppID: p.AppID, Kind: p.Kind, TemplateID: p.TemplateID, Data: dataValues(p.Data), Page: p.Page,
 		MiniprogramState: p.MiniprogramState, Lang: p.Lang, EmphasisKeyword: p.EmphasisKeyword,
 		WaitForCredit: p.WaitForCredit,

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
-	wxhttp "github.com/wxnotify/wxnotify/http"
 )
 
 // Defaults of a Client.
@@ -59,7 +58,7 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.httpClient = hc } }
 
 // WithRequestTimeout bounds each ordinary call; 0 means no bound beyond the
-// context's. Broadcast uploads are bounded by wxhttp.BroadcastTimeout instead.
+// context's. Broadcast uploads are bounded by wxnotify.MaxBroadcastUpload instead.
 func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.requestTimeout = d } }
 
 // WithUserAgent sets the User-Agent header.
@@ -182,7 +181,7 @@ func decodeResponse(resp *http.Response, out any) error {
 // status.
 func readError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBodyBytes))
-	var er wxhttp.ErrorResponse
+	var er wxnotify.ErrorResponse
 	if err := json.Unmarshal(b, &er); err == nil && er.Error.Code != "" {
 		return &wxnotify.Error{Code: er.Error.Code, Message: er.Error.Message, Field: er.Error.Field}
 	}
@@ -194,7 +193,7 @@ func readError(resp *http.Response) error {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	return &wxnotify.Error{
-		Code:    wxhttp.FromErrorStatusCode(resp.StatusCode),
+		Code:    wxnotify.ErrorCodeFromStatus(resp.StatusCode),
 		Message: fmt.Sprintf("%s %s: status %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, msg),
 	}
 }

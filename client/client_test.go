@@ -21,6 +21,7 @@ import (
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/webhook"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
 )
@@ -77,7 +78,7 @@ func setup(t *testing.T, engine testdb.Engine) *testBundle {
 	srv.MessageService = msgs
 	srv.BroadcastService = &delivery.BroadcastService{Store: st, Messages: msgs, Chunk: 100}
 	srv.ScheduleService = &delivery.ScheduleService{Store: st}
-	srv.WebhookService = &delivery.WebhookService{Store: st, Box: box}
+	srv.WebhookService = &webhook.Service{Store: st, Box: box}
 	srv.CreditService = credits
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)

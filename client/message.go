@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
-	wxhttp "github.com/wxnotify/wxnotify/http"
 )
 
 // SendParams is one message to send: POST /v1/messages.
@@ -36,14 +35,14 @@ type SendParams struct {
 
 // SendResult is the answer to SendMessage: the message's id, its state, and
 // whether it was created (false: an IdempotencyKey replay).
-type SendResult = wxhttp.MessageResponse
+type SendResult = wxnotify.MessageResponse
 
 // SendMessage queues one message and returns once wxnotify has stored it;
 // delivery happens later (see GetMessage). Returns EINVALID naming the field
 // at fault, EFORBIDDEN for an app the key may not act for, ENOTFOUND for an
 // unknown app.
 func (c *Client) SendMessage(ctx context.Context, p *SendParams) (*SendResult, error) {
-	req := &wxhttp.MessageRequest{
+	req := &wxnotify.MessageRequest{
 		AppID: p.AppID, OpenID: p.OpenID, Kind: p.Kind, TemplateID: p.TemplateID, Data: dataValues(p.Data),
 		Page: p.Page, MiniprogramState: p.MiniprogramState, Lang: p.Lang, EmphasisKeyword: p.EmphasisKeyword,
 		WaitForCredit: p.WaitForCredit,
@@ -68,7 +67,7 @@ func (c *Client) SendMessage(ctx context.Context, p *SendParams) (*SendResult, e
 // GetMessage returns a message with its attempts at WeChat, oldest first.
 // Returns ENOTFOUND when there is none or the key may not see its app.
 func (c *Client) GetMessage(ctx context.Context, id int64) (*wxnotify.Message, []*wxnotify.Attempt, error) {
-	var out wxhttp.MessageDetail
+	var out wxnotify.MessageDetail
 	if _, err := c.do(ctx, http.MethodGet, idPath("/v1/messages", id, ""), nil, nil, &out, nil); err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +113,7 @@ type ListParams struct {
 
 // MessageList is a page of messages, newest first; NextBefore, when not
 // zero, is the Before of the next page.
-type MessageList = wxhttp.MessageList
+type MessageList = wxnotify.MessageList
 
 // ListMessages returns one page of the messages of the apps the key may act
 // for, newest first. Returns EFORBIDDEN when AppID names an app the key may
@@ -180,13 +179,13 @@ func (c *Client) CancelMessage(ctx context.Context, id int64) (*wxnotify.Message
 	return &out, nil
 }
 
-func dataValues(d map[string]string) map[string]wxhttp.DataValue {
+func dataValues(d map[string]string) map[string]wxnotify.DataValue {
 	if d == nil {
 		return nil
 	}
-	out := make(map[string]wxhttp.DataValue, len(d))
+	out := make(map[string]wxnotify.DataValue, len(d))
 	for k, v := range d {
-		out[k] = wxhttp.DataValue(v)
+		out[k] = wxnotify.DataValue(v)
 	}
 	return out
 }

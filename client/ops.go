@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
-	wxhttp "github.com/wxnotify/wxnotify/http"
 )
 
 // CreateSchedule stores a recurring send (s.AppID, Name, Cron, Timezone and
@@ -15,9 +14,9 @@ import (
 // times. Returns EINVALID naming the field ("cron", "message.openids[3]").
 func (c *Client) CreateSchedule(ctx context.Context, s *wxnotify.Schedule) error {
 	m := s.Message
-	req := &wxhttp.ScheduleRequest{
+	req := &wxnotify.ScheduleRequest{
 		AppID: s.AppID, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone,
-		Message: wxhttp.ScheduleMessageRequest{
+		Message: wxnotify.ScheduleMessageRequest{
 			OpenIDs: m.OpenIDs, Kind: m.Kind, TemplateID: m.TemplateID, Data: dataValues(m.Data), Page: m.Page,
 			MiniprogramState: m.MiniprogramState, Lang: m.Lang, EmphasisKeyword: m.EmphasisKeyword,
 			TTL: m.TTL, WaitForCredit: m.WaitForCredit,
@@ -34,7 +33,7 @@ func (c *Client) GetSchedule(ctx context.Context, id int64) (*wxnotify.Schedule,
 
 // ListSchedules lists the schedules of every app the key may act for.
 func (c *Client) ListSchedules(ctx context.Context) ([]*wxnotify.Schedule, error) {
-	var out wxhttp.ScheduleList
+	var out wxnotify.ScheduleList
 	if _, err := c.do(ctx, http.MethodGet, "/v1/schedules", nil, nil, &out, nil); err != nil {
 		return nil, err
 	}
@@ -72,8 +71,8 @@ func (c *Client) scheduleCall(ctx context.Context, method, path string) (*wxnoti
 // Returns EINVALID naming the field, ECONFLICT when the app has
 // wxnotify.MaxWebhooksPerApp already.
 func (c *Client) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error {
-	req := &wxhttp.WebhookRequest{AppID: w.AppID, URL: w.URL, Secret: w.Secret.Reveal()}
-	var out wxhttp.WebhookCreated
+	req := &wxnotify.WebhookRequest{AppID: w.AppID, URL: w.URL, Secret: w.Secret.Reveal()}
+	var out wxnotify.WebhookCreated
 	if _, err := c.do(ctx, http.MethodPost, "/v1/webhooks", nil, req, &out, nil); err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (c *Client) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error {
 // ListWebhooks lists the webhooks of every app the key may act for, without
 // their secrets.
 func (c *Client) ListWebhooks(ctx context.Context) ([]*wxnotify.Webhook, error) {
-	var out wxhttp.WebhookList
+	var out wxnotify.WebhookList
 	if _, err := c.do(ctx, http.MethodGet, "/v1/webhooks", nil, nil, &out, nil); err != nil {
 		return nil, err
 	}
@@ -102,7 +101,7 @@ func (c *Client) DeleteWebhook(ctx context.Context, id int64) error {
 // Returns EFORBIDDEN for an app the key may not act for, EUNAVAILABLE when
 // no valid token can be had.
 func (c *Client) AccessToken(ctx context.Context, appID string) (*wxnotify.AccessToken, error) {
-	var out wxhttp.AccessTokenResponse
+	var out wxnotify.AccessTokenResponse
 	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(appID)+"/access_token", nil, nil, &out, nil); err != nil {
 		return nil, err
 	}
@@ -113,15 +112,15 @@ func (c *Client) AccessToken(ctx context.Context, appID string) (*wxnotify.Acces
 // or 42001) and returns the token to use next. A burst of reports of one
 // token causes one refresh.
 func (c *Client) InvalidateToken(ctx context.Context, appID string, token wxnotify.Secret) (*wxnotify.AccessToken, error) {
-	var out wxhttp.AccessTokenResponse
-	req := &wxhttp.InvalidateRequest{AccessToken: token.Reveal()}
+	var out wxnotify.AccessTokenResponse
+	req := &wxnotify.AccessTokenInvalidateRequest{AccessToken: token.Reveal()}
 	if _, err := c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(appID)+"/access_token/invalidate", nil, req, &out, nil); err != nil {
 		return nil, err
 	}
 	return accessToken(&out), nil
 }
 
-func accessToken(r *wxhttp.AccessTokenResponse) *wxnotify.AccessToken {
+func accessToken(r *wxnotify.AccessTokenResponse) *wxnotify.AccessToken {
 	return &wxnotify.AccessToken{AppID: r.AppID, Value: wxnotify.Secret(r.AccessToken), ExpiresAt: r.ExpiresAt}
 }
 
@@ -158,7 +157,7 @@ func (c *Client) CreditStats(ctx context.Context, p StatsParams) ([]*wxnotify.Cr
 			q.Set(k, v)
 		}
 	}
-	var out wxhttp.CreditStats
+	var out wxnotify.CreditStats
 	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(p.AppID)+"/credits/stats", q, nil, &out, nil); err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func fuzzRequest(body []byte, contentType string) (*httptest.ResponseRecorder, *
 }
 
 // FuzzHTTPMessageRequest: POST /v1/messages bodies, through decodeJSON and
-// MessageRequest.Message, with DataValue's two forms.
+// wxnotify.MessageRequest.Message, with wxnotify.DataValue's two forms.
 func FuzzHTTPMessageRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"appid":"wx0123456789abcdef","openid":"o1","template_id":"T","data":{"thing1":"书","time2":{"value":"15:01"}}}`,
@@ -48,7 +48,7 @@ func FuzzHTTPMessageRequest(f *testing.F) {
 	s := NewServer()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req MessageRequest
+		var req wxnotify.MessageRequest
 		w, r := fuzzRequest(body, "application/json")
 		if err := s.decodeJSON(w, r, &req); err != nil {
 			wantInvalid(t, "decode", err)
@@ -81,12 +81,12 @@ func FuzzHTTPDataValue(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var v DataValue
+		var v wxnotify.DataValue
 		if err := v.UnmarshalJSON(b); err != nil {
 			return
 		}
 		enc, _ := json.Marshal(string(v))
-		var again DataValue
+		var again wxnotify.DataValue
 		if err := again.UnmarshalJSON(enc); err != nil || again != v {
 			t.Fatalf("%q decoded to %q, which re-decodes to %q (%v)", b, v, again, err)
 		}
@@ -119,7 +119,7 @@ func FuzzHTTPBroadcastBody(f *testing.F) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		dec := json.NewDecoder(bytes.NewReader(body))
-		var req BroadcastRequest
+		var req wxnotify.BroadcastRequest
 		var err error
 		if ndjson {
 			err = decodeBroadcastHeaderLine(dec, &req)
@@ -156,7 +156,7 @@ func FuzzHTTPBroadcastBody(f *testing.F) {
 }
 
 // FuzzHTTPScheduleRequest: POST /v1/schedules bodies, through decodeJSON,
-// ScheduleRequest.Schedule and the schedule's own checks.
+// wxnotify.ScheduleRequest.Schedule and the schedule's own checks.
 func FuzzHTTPScheduleRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"appid":"wx0123456789abcdef","name":"daily","cron":"0 9 * * *","timezone":"Asia/Shanghai","message":{"openid":"o1","template_id":"T","data":{"thing1":"x"}}}`,
@@ -173,7 +173,7 @@ func FuzzHTTPScheduleRequest(f *testing.F) {
 	}
 	s := NewServer()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req ScheduleRequest
+		var req wxnotify.ScheduleRequest
 		w, r := fuzzRequest(body, "application/json")
 		if err := s.decodeJSON(w, r, &req); err != nil {
 			wantInvalid(t, "decode", err)

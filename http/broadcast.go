@@ -26,41 +26,6 @@ func (s *Server) registerBroadcastRoutes() {
 	s.handle("GET /v1/broadcasts/{id}", s.requireAPIKey(s.handleBroadcastGet))
 }
 
-// BroadcastRequest is the header of POST /v1/broadcasts: every field of a
-// message but the openid. The recipients follow it, streamed; see
-// handleBroadcastCreate.
-type BroadcastRequest struct {
-	AppID            string               `json:"appid"`
-	Kind             wxnotify.MessageKind `json:"kind,omitempty"`
-	TemplateID       string               `json:"template_id"`
-	Data             map[string]DataValue `json:"data"`
-	Page             string               `json:"page,omitempty"`
-	MiniprogramState string               `json:"miniprogram_state,omitempty"`
-	Lang             string               `json:"lang,omitempty"`
-	EmphasisKeyword  string               `json:"emphasis_keyword,omitempty"`
-	SendAt           *time.Time           `json:"send_at,omitempty"`
-	TTL              string               `json:"ttl,omitempty"`
-	WaitForCredit    bool                 `json:"wait_for_credit,omitempty"`
-}
-
-// Broadcast builds the domain broadcast from the header.
-func (r *BroadcastRequest) Broadcast(now time.Time) (*wxnotify.Broadcast, error) {
-	mr := MessageRequest{
-		AppID: r.AppID, Kind: r.Kind, TemplateID: r.TemplateID, Data: r.Data, Page: r.Page,
-		MiniprogramState: r.MiniprogramState, Lang: r.Lang, EmphasisKeyword: r.EmphasisKeyword,
-		SendAt: r.SendAt, TTL: r.TTL, WaitForCredit: r.WaitForCredit,
-	}
-	m, err := mr.Message(now)
-	if err != nil {
-		return nil, err
-	}
-	return &wxnotify.Broadcast{
-		AppID: m.AppID, Kind: m.Kind, TemplateID: m.TemplateID, Data: m.Data, Page: m.Page,
-		MiniprogramState: m.MiniprogramState, Lang: m.Lang, EmphasisKeyword: m.EmphasisKeyword,
-		SendAt: m.SendAt, ExpiresAt: m.ExpiresAt, WaitForCredit: m.WaitForCredit,
-	}, nil
-}
-
 // BroadcastRecipient is one element of "recipients": an openid string, or
 // {"openid": "…", "data": {keyword overrides}}.
 type BroadcastRecipient wxnotify.BroadcastRecipient
@@ -89,7 +54,7 @@ func (r *BroadcastRecipient) UnmarshalJSON(b []byte) error {
 	if len(v.Data) > 0 {
 		r.Data = make(map[string]string, len(v.Data))
 		for k, raw := range v.Data {
-			var d DataValue
+			var d wxnotify.DataValue
 			if err := d.UnmarshalJSON(raw); err != nil {
 				return wxnotify.FieldErrorf("data."+k, "%v", err)
 			}
@@ -97,13 +62,6 @@ func (r *BroadcastRecipient) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
-}
-
-// BroadcastResponse answers POST /v1/broadcasts.
-type BroadcastResponse struct {
-	ID       int64                   `json:"id"`
-	Accepted int64                   `json:"accepted"`
-	State    wxnotify.BroadcastState `json:"state"`
 }
 
 // handleBroadcastCreate accepts a broadcast, streaming its recipients into
@@ -135,7 +93,7 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl"
 	var (
-		req BroadcastRequest
+		req wxnotify.BroadcastRequest
 		err error
 	)
 	if ndjson {
@@ -160,12 +118,12 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
-	writeJSON(w, http.StatusAccepted, &BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State})
+	writeJSON(w, http.StatusAccepted, &wxnotify.BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State})
 }
 
 // decodeBroadcastHeader reads the JSON object up to the "[" of
 // "recipients", decoding the fields before it into req.
-func decodeBroadcastHeader(dec *json.Decoder, req *BroadcastRequest) error {
+func decodeBroadcastHeader(dec *json.Decoder, req *wxnotify.BroadcastRequest) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return jsonFieldError(err, "")
@@ -213,7 +171,7 @@ func decodeBroadcastHeader(dec *json.Decoder, req *BroadcastRequest) error {
 }
 
 // decodeBroadcastHeaderLine reads the header object of an NDJSON body.
-func decodeBroadcastHeaderLine(dec *json.Decoder, req *BroadcastRequest) error {
+func decodeBroadcastHeaderLine(dec *json.Decoder, req *wxnotify.BroadcastRequest) error {
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
 		return jsonFieldError(err, "")

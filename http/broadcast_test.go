@@ -106,7 +106,7 @@ func TestBroadcastCreate(t *testing.T) {
 		if resp.StatusCode != 202 {
 			t.Fatalf("status=%d body=%s", resp.StatusCode, out)
 		}
-		var got wxhttp.BroadcastResponse
+		var got wxnotify.BroadcastResponse
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}

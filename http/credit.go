@@ -11,12 +11,6 @@ func (s *Server) registerCreditRoutes() {
 	s.handle("GET /v1/apps/{appid}/credits/stats", s.requireAPIKey(s.handleCreditStats))
 }
 
-// CreditStats answers GET /v1/apps/{appid}/credits/stats: usable credits per
-// (kind, template), or per user when ?openid= names one.
-type CreditStats struct {
-	Stocks []*wxnotify.CreditStock `json:"stocks"`
-}
-
 // handleCreditStats counts the app's usable credits for operators. Query:
 // openid, template_id, kind, and expiring_within (a Go duration, "24h": only
 // credits that expire within it).
@@ -64,5 +58,5 @@ func (s *Server) handleCreditStats(w http.ResponseWriter, r *http.Request) {
 	if stocks == nil {
 		stocks = []*wxnotify.CreditStock{}
 	}
-	writeJSON(w, http.StatusOK, &CreditStats{Stocks: stocks})
+	writeJSON(w, http.StatusOK, &wxnotify.CreditStats{Stocks: stocks})
 }

@@ -1,7 +1,9 @@
 // Package http is wxnotify's HTTP surface: one Server, with each surface
 // (operator API, token endpoint, mini-program endpoints, WeChat callbacks)
 // registering its own routes. Every handler parses, makes one service call,
-// and either encodes the result or calls Error.
+// and either encodes the result or calls Error. The bodies of the operator
+// API are the root package's wire types (wxnotify.MessageRequest, …), which
+// the Go client shares; what is here is only about serving them.
 package http
 
 import (
@@ -14,50 +16,6 @@ import (
 	"github.com/wxnotify/wxnotify"
 )
 
-// codes maps error codes to HTTP status codes: the one table.
-var codes = map[string]int{
-	wxnotify.ECONFLICT:     http.StatusConflict,
-	wxnotify.EINVALID:      http.StatusBadRequest,
-	wxnotify.ENOTFOUND:     http.StatusNotFound,
-	wxnotify.EUNAUTHORIZED: http.StatusUnauthorized,
-	wxnotify.EFORBIDDEN:    http.StatusForbidden,
-	wxnotify.ERATELIMIT:    http.StatusTooManyRequests,
-	wxnotify.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	wxnotify.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// ErrorStatusCode returns the HTTP status for an error code.
-func ErrorStatusCode(code string) int {
-	if v, ok := codes[code]; ok {
-		return v
-	}
-	return http.StatusInternalServerError
-}
-
-// FromErrorStatusCode returns the error code for an HTTP status, for clients.
-func FromErrorStatusCode(status int) string {
-	for k, v := range codes {
-		if v == status {
-			return k
-		}
-	}
-	return wxnotify.EINTERNAL
-}
-
-// ErrorResponse is the JSON body of every error answer.
-type ErrorResponse struct {
-	Error ErrorBody `json:"error"`
-}
-
-// ErrorBody says what went wrong: a code from the wxnotify E* constants, a
-// message safe to show, and the input field at fault where there is one.
-type ErrorBody struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Field     string `json:"field,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
-}
-
 // Error writes err as a JSON error answer. Internal errors are logged in full
 // and answered with a generic message.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
@@ -65,7 +23,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == wxnotify.EINTERNAL {
 		s.logger().ErrorContext(r.Context(), "internal error", "request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, ErrorStatusCode(code), &ErrorResponse{Error: ErrorBody{
+	writeJSON(w, wxnotify.ErrorStatusCode(code), &wxnotify.ErrorResponse{Error: wxnotify.ErrorBody{
 		Code: code, Message: msg, Field: wxnotify.ErrorField(err), RequestID: requestIDFrom(r.Context()),
 	}})
 }

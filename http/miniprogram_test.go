@@ -119,7 +119,7 @@ func wantError(t *testing.T, resp *http.Response, body string, status int, field
 	if resp.StatusCode != status {
 		t.Fatalf("status=%d, want %d; body=%s", resp.StatusCode, status, body)
 	}
-	var e wxhttp.ErrorResponse
+	var e wxnotify.ErrorResponse
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatalf("error body %q: %v", body, err)
 	}

@@ -16,72 +16,13 @@ func (s *Server) registerScheduleRoutes() {
 	s.handle("DELETE /v1/schedules/{id}", s.requireAPIKey(s.handleScheduleDelete))
 }
 
-// ScheduleRequest is the body of POST /v1/schedules.
-type ScheduleRequest struct {
-	AppID string `json:"appid"`
-	Name  string `json:"name"`
-	// Cron is "0 9 * * *" (5 fields) or a descriptor (@daily, @every 1h).
-	Cron string `json:"cron"`
-	// Timezone is an IANA zone, e.g. "Asia/Shanghai"; default UTC.
-	Timezone string                 `json:"timezone,omitempty"`
-	Message  ScheduleMessageRequest `json:"message"`
-}
-
-// ScheduleMessageRequest is what each occurrence sends: the fields of a
-// message, to one openid or a list of openids (not both).
-type ScheduleMessageRequest struct {
-	OpenID           string               `json:"openid,omitempty"`
-	OpenIDs          []string             `json:"openids,omitempty"`
-	Kind             wxnotify.MessageKind `json:"kind,omitempty"`
-	TemplateID       string               `json:"template_id"`
-	Data             map[string]DataValue `json:"data"`
-	Page             string               `json:"page,omitempty"`
-	MiniprogramState string               `json:"miniprogram_state,omitempty"`
-	Lang             string               `json:"lang,omitempty"`
-	EmphasisKeyword  string               `json:"emphasis_keyword,omitempty"`
-	TTL              string               `json:"ttl,omitempty"`
-	WaitForCredit    bool                 `json:"wait_for_credit,omitempty"`
-}
-
-// Schedule builds the domain schedule from the request.
-func (r *ScheduleRequest) Schedule() (*wxnotify.Schedule, error) {
-	m := r.Message
-	openIDs := m.OpenIDs
-	if m.OpenID != "" {
-		if len(openIDs) > 0 {
-			return nil, wxnotify.FieldErrorf("message.openid", "give openid or openids, not both")
-		}
-		openIDs = []string{m.OpenID}
-	}
-	sc := &wxnotify.Schedule{
-		AppID: r.AppID, Name: r.Name, Cron: r.Cron, Timezone: r.Timezone,
-		Message: wxnotify.ScheduleMessage{
-			OpenIDs: openIDs, Kind: m.Kind, TemplateID: m.TemplateID, Page: m.Page,
-			MiniprogramState: m.MiniprogramState, Lang: m.Lang, EmphasisKeyword: m.EmphasisKeyword,
-			TTL: m.TTL, WaitForCredit: m.WaitForCredit,
-		},
-	}
-	if m.Data != nil {
-		sc.Message.Data = make(map[string]string, len(m.Data))
-		for k, v := range m.Data {
-			sc.Message.Data[k] = string(v)
-		}
-	}
-	return sc, nil
-}
-
-// ScheduleList answers GET /v1/schedules.
-type ScheduleList struct {
-	Schedules []*wxnotify.Schedule `json:"schedules"`
-}
-
 // handleScheduleCreate stores a schedule: 201 with it, next_run_at set.
 func (s *Server) handleScheduleCreate(w http.ResponseWriter, r *http.Request) {
 	if s.ScheduleService == nil {
 		s.Error(w, r, unavailable("schedules"))
 		return
 	}
-	var req ScheduleRequest
+	var req wxnotify.ScheduleRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.Error(w, r, err)
 		return
@@ -111,7 +52,7 @@ func (s *Server) handleScheduleList(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []*wxnotify.Schedule{}
 	}
-	writeJSON(w, http.StatusOK, &ScheduleList{Schedules: list})
+	writeJSON(w, http.StatusOK, &wxnotify.ScheduleList{Schedules: list})
 }
 
 func (s *Server) handleScheduleGet(w http.ResponseWriter, r *http.Request) {

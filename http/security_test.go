@@ -28,6 +28,7 @@ import (
 	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/webhook"
 	"github.com/wxnotify/wxnotify/wechat"
 	"github.com/wxnotify/wxnotify/wechatsim"
 )
@@ -96,7 +97,7 @@ func setupSecurity(t *testing.T, engine testdb.Engine) *secBundle {
 	s.MessageService = msgs
 	s.BroadcastService = &delivery.BroadcastService{Store: st, Messages: msgs, Chunk: 100}
 	s.ScheduleService = &delivery.ScheduleService{Store: st}
-	s.WebhookService = &delivery.WebhookService{Store: st, Box: box}
+	s.WebhookService = &webhook.Service{Store: st, Box: box}
 	s.TemplateService = &catalog.Service{Store: st, Queue: queue.New(st), Client: client, Tokens: tokens}
 	s.SessionService = &session.Service{Store: st, Box: box, Secrets: apps, WeChat: client}
 	s.CreditService = b.credits
@@ -128,9 +129,9 @@ func (b *secBundle) want(t *testing.T, method, path, auth, body string, status i
 		t.Fatalf("%s %s: status %d, want %d; body %s", method, path, got, status, out)
 	}
 	if status >= 400 {
-		var e wxhttp.ErrorResponse
-		if err := json.Unmarshal([]byte(out), &e); err != nil || e.Error.Code != wxhttp.FromErrorStatusCode(status) {
-			t.Fatalf("%s %s: error body %s, want a JSON error with code %s", method, path, out, wxhttp.FromErrorStatusCode(status))
+		var e wxnotify.ErrorResponse
+		if err := json.Unmarshal([]byte(out), &e); err != nil || e.Error.Code != wxnotify.ErrorCodeFromStatus(status) {
+			t.Fatalf("%s %s: error body %s, want a JSON error with code %s", method, path, out, wxnotify.ErrorCodeFromStatus(status))
 		}
 	}
 	return out
@@ -213,7 +214,7 @@ func TestSecurity_CrossApp(t *testing.T) {
 			b.want(t, "POST", "/v1/messages/"+strconv.FormatInt(msgB, 10)+"/cancel", A, "", 404)
 			b.want(t, "GET", "/v1/messages?appid="+appB, A, "", 403)
 			for _, q := range []string{"", "?openid=oB1", "?broadcast_id=" + strconv.FormatInt(bcB, 10), "?state=queued"} {
-				var list wxhttp.MessageList
+				var list wxnotify.MessageList
 				if err := json.Unmarshal([]byte(b.want(t, "GET", "/v1/messages"+q, A, "", 200)), &list); err != nil {
 					t.Fatal(err)
 				}
@@ -271,7 +272,7 @@ func TestSecurity_CrossApp(t *testing.T) {
 			b.want(t, "GET", tb+"/template_library/1", A, "", 403)
 
 			// Nothing of A's attempts reached B.
-			var list wxhttp.MessageList
+			var list wxnotify.MessageList
 			json.Unmarshal([]byte(b.want(t, "GET", "/v1/messages?openid=oB9", B, "", 200)), &list)
 			if len(list.Messages) != 0 {
 				t.Fatalf("A's refused sends stored %d messages for B", len(list.Messages))
@@ -407,7 +408,7 @@ func TestSecurity_BodyLimits(t *testing.T) {
 	}
 
 	// Nothing was stored, and nothing of the bodies reached the log.
-	var list wxhttp.MessageList
+	var list wxnotify.MessageList
 	json.Unmarshal([]byte(b.want(t, "GET", "/v1/messages?openid=oBig", A, "", 200)), &list)
 	if len(list.Messages) != 0 {
 		t.Fatalf("oversized message stored: %+v", list.Messages)

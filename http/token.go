@@ -13,15 +13,6 @@ func (s *Server) registerTokenRoutes() {
 	s.handle("GET /v1/apps/{appid}/token_status", s.requireAPIKey(s.handleTokenStatus))
 }
 
-// AccessTokenResponse is the body of the token endpoint: the only place
-// wxnotify ever returns an access_token.
-type AccessTokenResponse struct {
-	AppID       string    `json:"appid"`
-	AccessToken string    `json:"access_token"`
-	ExpiresIn   int64     `json:"expires_in"` // seconds left, as WeChat counts them
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
 // handleAccessTokenGet serves a valid token to another of the team's services.
 func (s *Server) handleAccessTokenGet(w http.ResponseWriter, r *http.Request) {
 	appID := r.PathValue("appid")
@@ -37,11 +28,6 @@ func (s *Server) handleAccessTokenGet(w http.ResponseWriter, r *http.Request) {
 	writeToken(w, t)
 }
 
-// InvalidateRequest reports a token that WeChat rejected (40001, 40014, 42001).
-type InvalidateRequest struct {
-	AccessToken string `json:"access_token"`
-}
-
 // handleAccessTokenInvalidate lets another service report a rejected token;
 // it gets the replacement back. A burst of reports causes one refresh.
 func (s *Server) handleAccessTokenInvalidate(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +36,7 @@ func (s *Server) handleAccessTokenInvalidate(w http.ResponseWriter, r *http.Requ
 		s.Error(w, r, err)
 		return
 	}
-	var req InvalidateRequest
+	var req wxnotify.AccessTokenInvalidateRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.Error(w, r, err)
 		return
@@ -83,7 +69,7 @@ func (s *Server) handleTokenStatus(w http.ResponseWriter, r *http.Request) {
 
 func writeToken(w http.ResponseWriter, t *wxnotify.AccessToken) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, &AccessTokenResponse{
+	writeJSON(w, http.StatusOK, &wxnotify.AccessTokenResponse{
 		AppID:       t.AppID,
 		AccessToken: t.Value.Reveal(),
 		ExpiresIn:   int64(time.Until(t.ExpiresAt).Seconds()),

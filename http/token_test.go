@@ -76,7 +76,7 @@ func TestAccessToken(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status=%d body=%s", resp.StatusCode, body)
 		}
-		var got wxhttp.AccessTokenResponse
+		var got wxnotify.AccessTokenResponse
 		if err := json.Unmarshal([]byte(body), &got); err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/wxnotify/wxnotify"
 )
@@ -13,37 +12,13 @@ func (s *Server) registerWebhookRoutes() {
 	s.handle("DELETE /v1/webhooks/{id}", s.requireAPIKey(s.handleWebhookDelete))
 }
 
-// WebhookRequest is the body of POST /v1/webhooks.
-type WebhookRequest struct {
-	AppID string `json:"appid"`
-	URL   string `json:"url"`
-	// Secret keys the signatures (16 to 256 bytes); omit it to have one
-	// generated.
-	Secret string `json:"secret,omitempty"`
-}
-
-// WebhookCreated answers POST /v1/webhooks: the only answer that carries
-// the secret.
-type WebhookCreated struct {
-	ID        int64     `json:"id"`
-	AppID     string    `json:"appid"`
-	URL       string    `json:"url"`
-	Secret    string    `json:"secret"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// WebhookList answers GET /v1/webhooks.
-type WebhookList struct {
-	Webhooks []*wxnotify.Webhook `json:"webhooks"`
-}
-
 // handleWebhookCreate stores a webhook: 201 with its secret, shown once.
 func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) {
 	if s.WebhookService == nil {
 		s.Error(w, r, unavailable("webhooks"))
 		return
 	}
-	var req WebhookRequest
+	var req wxnotify.WebhookRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.Error(w, r, err)
 		return
@@ -54,7 +29,7 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, &WebhookCreated{
+	writeJSON(w, http.StatusCreated, &wxnotify.WebhookCreated{
 		ID: wh.ID, AppID: wh.AppID, URL: wh.URL, Secret: wh.Secret.Reveal(), CreatedAt: wh.CreatedAt,
 	})
 }
@@ -72,7 +47,7 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []*wxnotify.Webhook{}
 	}
-	writeJSON(w, http.StatusOK, &WebhookList{Webhooks: list})
+	writeJSON(w, http.StatusOK, &wxnotify.WebhookList{Webhooks: list})
 }
 
 func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) {

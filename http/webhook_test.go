@@ -47,7 +47,7 @@ func TestWebhookRoutes(t *testing.T) {
 		if resp.StatusCode != 201 {
 			t.Fatalf("status=%d body=%s", resp.StatusCode, out)
 		}
-		var got wxhttp.WebhookCreated
+		var got wxnotify.WebhookCreated
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatal(err)
 		}

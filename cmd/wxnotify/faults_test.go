@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/webhook"
 )
 
 // TestE2E_ErrorClasses drives each class of WeChat error through the real
@@ -33,7 +33,7 @@ func TestE2E_ErrorClasses(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
-		if err := delivery.VerifyWebhookSignature(secret, r.Header.Get("X-Wxnotify-Signature"), body, time.Now(), time.Minute); err != nil {
+		if err := webhook.Verify(secret, r.Header.Get("X-Wxnotify-Signature"), body, time.Now(), time.Minute); err != nil {
 			badSig++
 			http.Error(w, err.Error(), 400)
 			return

@@ -20,6 +20,7 @@ import (
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/webhook"
 	"github.com/wxnotify/wxnotify/wechat"
 )
 
@@ -81,7 +82,7 @@ type instance struct {
 	templates     *catalog.Service
 	broadcasts    *delivery.BroadcastService
 	scheduler     *delivery.Scheduler
-	webhookSender *delivery.WebhookSender
+	webhookSender *webhook.Sender
 	jobs          *jobs.Runner
 }
 
@@ -144,7 +145,7 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	in.pipeline.OnAttempt = func(m *store.Message, a *store.Attempt) {
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}
-	in.webhookSender = &delivery.WebhookSender{Store: st, Box: box, Logger: log, Holder: o.Holder,
+	in.webhookSender = &webhook.Sender{Store: st, Box: box, Logger: log, Holder: o.Holder,
 		AllowPrivateNetworks: o.WebhookAllowPrivate, Now: clock.Now}
 	in.scheduler = &delivery.Scheduler{Store: st, Messages: in.messages, Logger: log, Holder: o.Holder, Now: clock.Now}
 	in.broadcasts = &delivery.BroadcastService{Store: st, Messages: in.messages, Logger: log, Now: clock.Now}
@@ -180,7 +181,7 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
 	srv.BroadcastService = in.broadcasts
 	srv.ScheduleService = &delivery.ScheduleService{Store: st}
-	srv.WebhookService = &delivery.WebhookService{Store: st, Box: box}
+	srv.WebhookService = &webhook.Service{Store: st, Box: box}
 	in.server = srv
 	// Last: the list binds the services above.
 	in.jobs = &jobs.Runner{Entries: in.jobList(), Logger: log, OnRun: in.metrics.JobRun}
@@ -206,7 +207,7 @@ func (in *instance) jobList() []jobs.Entry {
 			Doc: "waiting messages whose user granted a credit: queued again"},
 		{Name: "schedules", Interval: delivery.DefaultSchedulePollInterval, Job: jobs.Func(in.scheduler.FireDue),
 			Doc: "recurring sends (POST /v1/schedules) whose occurrence is due"},
-		{Name: jobWebhooks, Interval: delivery.DefaultWebhookPollInterval, Job: jobs.Func(in.webhookSender.Drain),
+		{Name: jobWebhooks, Interval: webhook.DefaultPollInterval, Job: jobs.Func(in.webhookSender.Drain),
 			Doc: "outcome events in the webhook outbox: POSTed, signed, retried with backoff"},
 		{Name: "credit_purge", Interval: cmp.Or(o.CreditPurgeInterval, ledger.DefaultPurgeInterval), Job: jobs.Func(in.credits.Purge),
 			Doc: "credits expired, dead or used up"},

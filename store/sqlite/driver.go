@@ -39,6 +39,9 @@ func dataSourceName(path string, opts Options, writer bool) (string, error) {
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+		// Statement and savepoint journals in memory, not temporary files:
+		// they only ever hold the pages of one transaction's batch.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")

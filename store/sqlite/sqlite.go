@@ -73,6 +73,11 @@ type Options struct {
 	// Now is the clock Executor.Now reads (the queue's due times, leases
 	// and expiry). Default time.Now.
 	Now func() time.Time
+	// GroupSize is how many transactions begun on the pool at about the
+	// same moment share one SQLite transaction, each in a savepoint
+	// (group.go). Default DefaultGroupSize; 1 gives every transaction its
+	// own.
+	GroupSize int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -93,6 +98,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.GroupSize <= 0 {
+		o.GroupSize = DefaultGroupSize
 	}
 	return o, nil
 }
@@ -116,6 +124,9 @@ type DB struct {
 	write *sql.DB // exactly one connection: every write goes here
 	read  *sql.DB // read-only pool
 	now   func() time.Time
+	// groups share write transactions begun at the same moment; nil when
+	// GroupSize is 1.
+	groups *groups
 }
 
 var _ store.Driver = (*DB)(nil)
@@ -131,6 +142,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{path: path, now: opts.Now}
+	if opts.GroupSize > 1 {
+		db.groups = newGroups(opts.GroupSize)
+	}
 	if db.write, err = openPool(ctx, path, opts, true); err != nil {
 		return nil, err
 	}

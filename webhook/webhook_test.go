@@ -1,4 +1,4 @@
-package delivery_test
+package webhook_test
 
 import (
 	"context"
@@ -14,17 +14,64 @@ import (
 	"time"
 
 	"github.com/wxnotify/wxnotify"
-	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/queue"
 	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/webhook"
 )
 
-func TestVerifyWebhookSignature(t *testing.T) {
+const (
+	testApp  = "wx00000000000000b1"
+	otherApp = "wx00000000000000b2"
+)
+
+// env is one database with two apps, testApp and otherApp, on a fake
+// clock.
+type env struct {
+	st  store.Driver
+	box *seal.Box
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) set(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = t
+}
+
+func newEnv(t *testing.T, engine testdb.Engine) *env {
+	t.Helper()
+	key, _ := seal.ParseKey(seal.GenerateKey())
+	box, _ := seal.New(key)
+	e := &env{st: engine.NewDB(t)(t), box: box, now: time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)}
+	apps := &token.AppService{Store: e.st, Box: box}
+	for _, id := range []string{testApp, otherApp} {
+		if err := apps.CreateApp(context.Background(), &wxnotify.App{AppID: id, Secret: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// keyCtx acts as an API key for the given apps.
+func keyCtx(apps ...string) context.Context {
+	return wxnotify.NewContextWithAPIKey(context.Background(), &wxnotify.APIKey{ID: "k", Name: "test", Apps: apps})
+}
+
+func TestVerify(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_767_225_600, 0)
 	body := []byte(`{"event":"message.delivered"}`)
-	header := delivery.SignWebhook("s3cret-s3cret-s3cret", now, body)
+	header := webhook.Sign("s3cret-s3cret-s3cret", now, body)
 	if !strings.HasPrefix(header, "t=1767225600,v1=") || len(header) != len("t=1767225600,v1=")+64 {
 		t.Fatalf("header=%q", header)
 	}
@@ -37,16 +84,16 @@ func TestVerifyWebhookSignature(t *testing.T) {
 		{"OK", "s3cret-s3cret-s3cret", header, body, now, nil},
 		{"OKWithinTolerance", "s3cret-s3cret-s3cret", header, body, now.Add(4 * time.Minute), nil},
 		{"OKSecondV1", "s3cret-s3cret-s3cret", "t=1767225600,v1=00," + header[len("t=1767225600,"):], body, now, nil},
-		{"WrongSecret", "other", header, body, now, delivery.ErrWebhookSignatureMismatch},
-		{"BodyChanged", "s3cret-s3cret-s3cret", header, []byte(`{"event":"message.failed"}`), now, delivery.ErrWebhookSignatureMismatch},
-		{"Old", "s3cret-s3cret-s3cret", header, body, now.Add(6 * time.Minute), delivery.ErrWebhookSignatureExpired},
-		{"Future", "s3cret-s3cret-s3cret", header, body, now.Add(-6 * time.Minute), delivery.ErrWebhookSignatureExpired},
-		{"Empty", "s3cret-s3cret-s3cret", "", body, now, delivery.ErrWebhookSignatureMissing},
-		{"NoV1", "s3cret-s3cret-s3cret", "t=1767225600", body, now, delivery.ErrWebhookSignatureMissing},
-		{"TimestampTampered", "s3cret-s3cret-s3cret", "t=1767225660," + header[len("t=1767225600,"):], body, now, delivery.ErrWebhookSignatureMismatch},
+		{"WrongSecret", "other", header, body, now, webhook.ErrSignatureMismatch},
+		{"BodyChanged", "s3cret-s3cret-s3cret", header, []byte(`{"event":"message.failed"}`), now, webhook.ErrSignatureMismatch},
+		{"Old", "s3cret-s3cret-s3cret", header, body, now.Add(6 * time.Minute), webhook.ErrSignatureExpired},
+		{"Future", "s3cret-s3cret-s3cret", header, body, now.Add(-6 * time.Minute), webhook.ErrSignatureExpired},
+		{"Empty", "s3cret-s3cret-s3cret", "", body, now, webhook.ErrSignatureMissing},
+		{"NoV1", "s3cret-s3cret-s3cret", "t=1767225600", body, now, webhook.ErrSignatureMissing},
+		{"TimestampTampered", "s3cret-s3cret-s3cret", "t=1767225660," + header[len("t=1767225600,"):], body, now, webhook.ErrSignatureMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := delivery.VerifyWebhookSignature(tc.secret, tc.header, tc.body, tc.at, 5*time.Minute); !errors.Is(err, tc.want) {
+			if err := webhook.Verify(tc.secret, tc.header, tc.body, tc.at, 5*time.Minute); !errors.Is(err, tc.want) {
 				t.Fatalf("err=%v, want %v", err, tc.want)
 			}
 		})
@@ -72,7 +119,7 @@ func newReceiver(t *testing.T, clock func() time.Time, statuses ...int) *receive
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if err := delivery.VerifyWebhookSignature(r.secret, req.Header.Get(wxnotify.WebhookSignatureHeader), body, r.clock(), time.Minute); err != nil {
+		if err := webhook.Verify(r.secret, req.Header.Get(wxnotify.WebhookSignatureHeader), body, r.clock(), time.Minute); err != nil {
 			t.Errorf("receiver: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -99,15 +146,15 @@ func (r *receiver) events() []wxnotify.WebhookEvent {
 	return append([]wxnotify.WebhookEvent(nil), r.got...)
 }
 
-// webhookEnv is a database with a webhook of bcastApp pointing at a
+// webhookEnv is a database with a webhook of testApp pointing at a
 // receiver, an outbox and a sender on the env's fake clock.
-func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*bcastEnv, *receiver, *testOutbox, *delivery.WebhookSender) {
+func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*env, *receiver, *testOutbox, *webhook.Sender) {
 	t.Helper()
-	e := newBcastEnv(t, engine)
+	e := newEnv(t, engine)
 	rcv := newReceiver(t, e.clock, statuses...)
-	svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
-	w := &wxnotify.Webhook{AppID: bcastApp, URL: rcv.srv.URL + "/hook?token=abc"}
-	if err := svc.CreateWebhook(keyCtx(bcastApp), w); err != nil {
+	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+	w := &wxnotify.Webhook{AppID: testApp, URL: rcv.srv.URL + "/hook?token=abc"}
+	if err := svc.CreateWebhook(keyCtx(testApp), w); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(w.Secret.Reveal(), "whsec_") {
@@ -115,7 +162,7 @@ func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*bcastEnv,
 	}
 	rcv.secret = w.Secret.Reveal()
 	outbox := &testOutbox{t: t, e: e}
-	sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second, AllowPrivateNetworks: true}
+	sender := &webhook.Sender{Store: e.st, Box: e.box, Now: e.clock, Holder: "sender", Timeout: 2 * time.Second, AllowPrivateNetworks: true}
 	return e, rcv, outbox, sender
 }
 
@@ -124,7 +171,7 @@ func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*bcastEnv,
 // test makes up.
 type testOutbox struct {
 	t *testing.T
-	e *bcastEnv
+	e *env
 }
 
 func (o *testOutbox) add(m *store.Message, state wxnotify.MessageState, a *store.Attempt) {
@@ -141,7 +188,7 @@ func (o *testOutbox) add(m *store.Message, state wxnotify.MessageState, a *store
 	}
 }
 
-func outboxCounts(t *testing.T, e *bcastEnv) map[string]int64 {
+func outboxCounts(t *testing.T, e *env) map[string]int64 {
 	t.Helper()
 	c, err := e.st.WebhookOutboxCounts(context.Background(), 0)
 	if err != nil {
@@ -150,7 +197,7 @@ func outboxCounts(t *testing.T, e *bcastEnv) map[string]int64 {
 	return c
 }
 
-func TestWebhookDelivery(t *testing.T) {
+func TestSender(t *testing.T) {
 	t.Parallel()
 	for _, engine := range testdb.Engines(t) {
 		t.Run(engine.Name, func(t *testing.T) {
@@ -161,17 +208,23 @@ func TestWebhookDelivery(t *testing.T) {
 				// One outcome of a made-up message, one of a real message
 				// that the queue expires (writing its event in the same
 				// transaction), and one of an app with no webhook.
-				m := &wxnotify.Message{AppID: bcastApp, OpenID: "oEXP", TemplateID: "TPL", Data: map[string]string{"thing1": "x"}}
-				if _, err := e.msgs.Enqueue(keyCtx(bcastApp), m); err != nil {
+				q := queue.New(e.st)
+				expiresAt := e.clock().Add(time.Hour)
+				res, err := q.Insert(context.Background(), []*queue.InsertParams{{MessageInsertParams: store.MessageInsertParams{
+					AppID: testApp, OpenID: "oEXP", Kind: "subscribe", TemplateID: "TPL", Data: []byte(`{"thing1":"x"}`),
+					ExpiresAt: expiresAt, Now: e.clock(),
+				}}})
+				if err != nil {
 					t.Fatal(err)
 				}
-				e.set(m.ExpiresAt.Add(time.Second)) // its TTL passes
-				outbox.add(&store.Message{ID: 41, AppID: bcastApp, OpenID: "o1", MsgID: "MSG-41"},
+				m := &store.Message{ID: res[0].ID}
+				e.set(expiresAt.Add(time.Second)) // its TTL passes
+				outbox.add(&store.Message{ID: 41, AppID: testApp, OpenID: "o1", MsgID: "MSG-41"},
 					wxnotify.MessageDelivered, &store.Attempt{ErrCode: 0, ErrMsg: "ok"})
-				if ids, err := queue.New(e.st).Expire(context.Background(), e.clock()); err != nil || len(ids) != 1 {
+				if ids, err := q.Expire(context.Background(), e.clock()); err != nil || len(ids) != 1 {
 					t.Fatalf("Expire=%v, %v", ids, err)
 				}
-				outbox.add(&store.Message{ID: 43, AppID: bcastOther, OpenID: "o3"},
+				outbox.add(&store.Message{ID: 43, AppID: otherApp, OpenID: "o3"},
 					wxnotify.MessageFailed, &store.Attempt{ErrCode: 43101, ErrMsg: "user refuse to accept the msg"})
 				if c := outboxCounts(t, e); c["pending"] != 2 {
 					t.Fatalf("outbox=%v, want 2 pending", c)
@@ -201,10 +254,10 @@ func TestWebhookDelivery(t *testing.T) {
 				for _, ev := range got {
 					byID[ev.MessageID] = ev
 				}
-				if ev := byID[41]; ev.Event != "message.delivered" || ev.AppID != bcastApp || ev.OpenID != "o1" || ev.MsgID != "MSG-41" || ev.ErrCode != 0 || ev.At.IsZero() {
+				if ev := byID[41]; ev.Event != "message.delivered" || ev.AppID != testApp || ev.OpenID != "o1" || ev.MsgID != "MSG-41" || ev.ErrCode != 0 || ev.At.IsZero() {
 					t.Fatalf("delivered event=%+v", ev)
 				}
-				if ev := byID[m.ID]; ev.Event != "message.expired" || ev.AppID != bcastApp || ev.OpenID != "oEXP" || ev.State != wxnotify.MessageExpired {
+				if ev := byID[m.ID]; ev.Event != "message.expired" || ev.AppID != testApp || ev.OpenID != "oEXP" || ev.State != wxnotify.MessageExpired {
 					t.Fatalf("expired event=%+v (written by the queue)", ev)
 				}
 				rcv.mu.Lock()
@@ -218,7 +271,7 @@ func TestWebhookDelivery(t *testing.T) {
 				t.Parallel()
 				e, rcv, outbox, sender := webhookEnv(t, engine, 500, 502, 503)
 				sender.MaxAttempts = 3
-				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "failed", nil)
+				outbox.add(&store.Message{ID: 1, AppID: testApp, OpenID: "o"}, "failed", nil)
 				for range 3 {
 					if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 						t.Fatalf("Tick=%d, %v", n, err)
@@ -237,7 +290,7 @@ func TestWebhookDelivery(t *testing.T) {
 			})
 			t.Run("NoRedirectToOtherHost", func(t *testing.T) {
 				t.Parallel()
-				e := newBcastEnv(t, engine)
+				e := newEnv(t, engine)
 				var hits atomic.Int64
 				elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 				t.Cleanup(elsewhere.Close)
@@ -245,13 +298,13 @@ func TestWebhookDelivery(t *testing.T) {
 					http.Redirect(w, r, elsewhere.URL+"/stolen", http.StatusTemporaryRedirect)
 				}))
 				t.Cleanup(redirector.Close)
-				svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
-				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: redirector.URL}); err != nil {
+				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+				if err := svc.CreateWebhook(keyCtx(testApp), &wxnotify.Webhook{AppID: testApp, URL: redirector.URL}); err != nil {
 					t.Fatal(err)
 				}
 				outbox := &testOutbox{t: t, e: e}
-				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "delivered", nil)
-				sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
+				outbox.add(&store.Message{ID: 1, AppID: testApp, OpenID: "o"}, "delivered", nil)
+				sender := &webhook.Sender{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -264,17 +317,17 @@ func TestWebhookDelivery(t *testing.T) {
 			})
 			t.Run("Timeout", func(t *testing.T) {
 				t.Parallel()
-				e := newBcastEnv(t, engine)
+				e := newEnv(t, engine)
 				release := make(chan struct{})
 				slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 				t.Cleanup(func() { close(release); slow.Close() })
-				svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
-				if err := svc.CreateWebhook(keyCtx(bcastApp), &wxnotify.Webhook{AppID: bcastApp, URL: slow.URL}); err != nil {
+				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+				if err := svc.CreateWebhook(keyCtx(testApp), &wxnotify.Webhook{AppID: testApp, URL: slow.URL}); err != nil {
 					t.Fatal(err)
 				}
 				outbox := &testOutbox{t: t, e: e}
-				outbox.add(&store.Message{ID: 1, AppID: bcastApp, OpenID: "o"}, "delivered", nil)
-				sender := &delivery.WebhookSender{Store: e.st, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond, AllowPrivateNetworks: true}
+				outbox.add(&store.Message{ID: 1, AppID: testApp, OpenID: "o"}, "delivered", nil)
+				sender := &webhook.Sender{Store: e.st, Box: e.box, Now: e.clock, Timeout: 50 * time.Millisecond, AllowPrivateNetworks: true}
 				if n, err := sender.Tick(context.Background()); err != nil || n != 1 {
 					t.Fatalf("Tick=%d, %v", n, err)
 				}
@@ -286,40 +339,40 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 }
 
-func TestWebhookService(t *testing.T) {
+func TestService(t *testing.T) {
 	t.Parallel()
-	e := newBcastEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
-	svc := &delivery.WebhookService{Store: e.st, Box: e.box, Now: e.clock}
-	ctx := keyCtx(bcastApp)
-	w := &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h", Secret: "given-secret-given-secret"}
+	e := newEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
+	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+	ctx := keyCtx(testApp)
+	w := &wxnotify.Webhook{AppID: testApp, URL: "https://example.com/h", Secret: "given-secret-given-secret"}
 	if err := svc.CreateWebhook(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	if w.Secret.Reveal() != "given-secret-given-secret" {
 		t.Fatal("a given secret was replaced")
 	}
-	if err := svc.CreateWebhook(keyCtx(bcastOther), &wxnotify.Webhook{AppID: bcastApp, URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.EFORBIDDEN {
+	if err := svc.CreateWebhook(keyCtx(otherApp), &wxnotify.Webhook{AppID: testApp, URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.EFORBIDDEN {
 		t.Fatalf("create for another app: %v, want EFORBIDDEN", err)
 	}
 	if err := svc.CreateWebhook(keyCtx(wxnotify.AllApps), &wxnotify.Webhook{AppID: "wx00000000000000b9", URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
 		t.Fatalf("create for an unknown app: %v, want ENOTFOUND", err)
 	}
-	if list, err := svc.FindWebhooks(keyCtx(bcastOther)); err != nil || len(list) != 0 {
+	if list, err := svc.FindWebhooks(keyCtx(otherApp)); err != nil || len(list) != 0 {
 		t.Fatalf("FindWebhooks by another app's key=%v, %v", list, err)
 	}
 	list, err := svc.FindWebhooks(ctx)
 	if err != nil || len(list) != 1 || list[0].Secret != "" {
 		t.Fatalf("FindWebhooks=%+v, %v", list, err)
 	}
-	if err := svc.DeleteWebhook(keyCtx(bcastOther), w.ID); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
+	if err := svc.DeleteWebhook(keyCtx(otherApp), w.ID); wxnotify.ErrorCode(err) != wxnotify.ENOTFOUND {
 		t.Fatalf("delete by another app's key: %v, want ENOTFOUND", err)
 	}
 	for range wxnotify.MaxWebhooksPerApp - 1 {
-		if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h"}); err != nil {
+		if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: testApp, URL: "https://example.com/h"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: bcastApp, URL: "https://example.com/h"}); wxnotify.ErrorCode(err) != wxnotify.ECONFLICT {
+	if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: testApp, URL: "https://example.com/h"}); wxnotify.ErrorCode(err) != wxnotify.ECONFLICT {
 		t.Fatalf("one webhook too many: %v, want ECONFLICT", err)
 	}
 	if err := svc.DeleteWebhook(ctx, w.ID); err != nil {
@@ -327,17 +380,17 @@ func TestWebhookService(t *testing.T) {
 	}
 }
 
-// TestWebhookRefusesPrivateAddresses: by default a webhook cannot reach
+// TestNewHTTPClientRefusesPrivateAddresses: by default a webhook cannot reach
 // loopback (or any internal) address, so an API key cannot turn wxnotify
 // against internal services.
-func TestWebhookRefusesPrivateAddresses(t *testing.T) {
+func TestNewHTTPClientRefusesPrivateAddresses(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)
 	// Loopback only: this test must never send a packet anywhere else.
 	for _, url := range []string{srv.URL, "http://[::1]:9/", "http://localhost:9/"} {
-		resp, err := delivery.NewWebhookHTTPClient(time.Second).Get(url)
+		resp, err := webhook.NewHTTPClient(time.Second).Get(url)
 		if err == nil {
 			resp.Body.Close()
 			t.Errorf("GET %s: allowed", url)
