@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"slices"
 	"strconv"
+
+	"github.com/wxnotify/wxnotify/internal/loadtest"
 )
 
 // runWxnotifyBench runs `BIN bench --json --quiet` with this run's shared parameters. Its senders per
@@ -52,57 +53,14 @@ func printResult(w io.Writer, c benchConfig, run int, r *benchResult) {
 // printSummary prints medians per column (each column on its own), and wxnotify ÷ peer of the medians
 // and of each run.
 func printSummary(w io.Writer, c benchConfig, wx, peer []*benchResult) {
-	type col struct {
-		name string
-		f    func(*benchResult) float64
-	}
-	cols := []col{
-		{"delivered/s", func(r *benchResult) float64 { return r.DeliveredPerSec }},
-		{"accepted/s", func(r *benchResult) float64 { return r.AcceptedPerSec }},
-		{"p50 ms", func(r *benchResult) float64 { return r.P50MS }},
-		{"p99 ms", func(r *benchResult) float64 { return r.P99MS }},
-		{"idle p50 ms", func(r *benchResult) float64 { return r.IdleP50MS }},
-		{"idle p99 ms", func(r *benchResult) float64 { return r.IdleP99MS }},
-		{"CPU process", func(r *benchResult) float64 { return r.ProcessCores }},
-		{"CPU machine", func(r *benchResult) float64 { return r.MachineCores }},
-		{"limit req/s", func(r *benchResult) float64 { return r.LimitPerSec }},
-		{"ratio to limit", func(r *benchResult) float64 { return r.Ratio }},
-	}
 	fmt.Fprintf(w, "\n%s, sim latency %s, n %d, %d producers, %d users; medians of %d run(s)\n", c.Engine, c.SimLatency, c.N, c.Concurrency, c.Users, len(peer))
-	fmt.Fprintf(w, "%-16s %12s %12s %10s\n", "", "wxnotify", "peer", "wx÷peer")
-	for _, cl := range cols {
-		p := median(peer, cl.f)
-		if len(wx) == 0 {
-			fmt.Fprintf(w, "%-16s %12s %12.2f\n", cl.name, "-", p)
-			continue
-		}
-		x := median(wx, cl.f)
-		ratio := "-"
-		if p != 0 {
-			ratio = fmt.Sprintf("%.2f×", x/p)
-		}
-		fmt.Fprintf(w, "%-16s %12.2f %12.2f %10s\n", cl.name, x, p, ratio)
-	}
-	if len(wx) > 0 && len(wx) == len(peer) {
-		fmt.Fprint(w, "delivered/s wx÷peer per run:")
-		for i := range wx {
-			fmt.Fprintf(w, " %.2f×", wx[i].DeliveredPerSec/peer[i].DeliveredPerSec)
-		}
-		fmt.Fprintln(w)
-	}
+	loadtest.WriteVersus(w, results(wx), "peer", results(peer))
 }
 
-func median(rs []*benchResult, f func(*benchResult) float64) float64 {
-	if len(rs) == 0 {
-		return 0
-	}
-	v := make([]float64, len(rs))
+func results(rs []*benchResult) []*loadtest.Result {
+	out := make([]*loadtest.Result, len(rs))
 	for i, r := range rs {
-		v[i] = f(r)
+		out[i] = &r.Result
 	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	return out
 }

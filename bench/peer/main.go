@@ -8,12 +8,14 @@
 //	peer bench -engine postgres -sim-latency 50ms -n 20000                       # the peer alone
 //	peer bench -engine sqlite -runs 3 -compare /tmp/wxbench                      # side by side with wxnotify bench
 //
-// bench measures exactly as `wxnotify bench` does (same simulator, bodies, producers, idle probe and
-// bare-HTTP limit; see bench.go). With -compare it runs `BIN bench --json` with the same parameters in each
+// bench measures through the package `wxnotify bench` measures with, github.com/wxnotify/wxnotify/internal/
+// loadtest (same simulator, bodies, producers, idle probe, bare-HTTP limit and figures), and only starts
+// the peer itself (bench.go). With -compare it runs `BIN bench --json` with the same parameters in each
 // run, alternating which goes first, and prints both and the ratio wxnotify ÷ peer.
 //
 // It is a separate module (replace github.com/wxnotify/wxnotify => ../..) so that the product depends on
-// neither River nor the SDK.
+// neither River nor the SDK. Its import path lies under github.com/wxnotify/wxnotify, so Go's internal
+// rule lets it import internal/loadtest.
 package main
 
 import (

@@ -11,10 +11,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -38,80 +40,72 @@ const EnvConfig = "WXNOTIFY_CONFIG"
 // environment variable and some by a flag. Precedence: flag > environment >
 // file > default (NewConfig).
 //
+// Config is the typed view of the settings table below, which is the one
+// place where a key's name, variable, flag, default, allowed values and
+// documentation are written: the fields carry no TOML tags, the file's
+// shape is built from the table (fileShape), and etc/wxnotify.example.toml
+// and the key tables of docs/configuration.md are generated from it. A new
+// field needs a row in settings (a test fails otherwise).
+//
 // Secrets are never part of it: the secret key, the operator password and
 // app secrets come only from the environment (or stdin), and a file that
 // holds a secret-looking key is an error that names the variable to use.
-//
-// NOTE: keep etc/wxnotify.example.toml and docs/configuration.md in step
-// with this struct and with Config.settings.
 type Config struct {
-	Log      LogConfig      `toml:"log"`
-	Database DatabaseConfig `toml:"database"`
-	HTTP     HTTPConfig     `toml:"http"`
-	WeChat   WeChatConfig   `toml:"wechat"`
-	Delivery DeliveryConfig `toml:"delivery"`
-	Token    TokenConfig    `toml:"token"`
-	Ledger   LedgerConfig   `toml:"ledger"`
-	Sessions SessionsConfig `toml:"sessions"`
+	Log      LogConfig
+	Database DatabaseConfig
+	HTTP     HTTPConfig
+	WeChat   WeChatConfig
+	Delivery DeliveryConfig
+	Token    TokenConfig
+	Ledger   LedgerConfig
+	Sessions SessionsConfig
 }
 
-// LogConfig: the JSON log on stderr.
-type LogConfig struct {
-	Level string `toml:"level"` // debug, info, warn or error
-}
+// LogConfig: the JSON log on stderr ([log]).
+type LogConfig struct{ Level string }
 
-// DatabaseConfig: where everything is stored.
-type DatabaseConfig struct {
-	// DSN is sqlite://PATH or postgres://…; a password may not be written
-	// here (use WXNOTIFY_DB, PGPASSWORD or ~/.pgpass).
-	DSN string `toml:"dsn"`
-}
+// DatabaseConfig: where everything is stored ([database]).
+type DatabaseConfig struct{ DSN string }
 
-// HTTPConfig: the HTTP API.
-type HTTPConfig struct {
-	Addr string `toml:"addr"` // listen address, host:port; port 0 picks a free one
-}
+// HTTPConfig: the HTTP API ([http]).
+type HTTPConfig struct{ Addr string }
 
-// WeChatConfig: WeChat's server API.
-type WeChatConfig struct {
-	BaseURL string `toml:"base_url"` // the real API, or a simulator
-}
+// WeChatConfig: WeChat's server API ([wechat]).
+type WeChatConfig struct{ BaseURL string }
 
-// DeliveryConfig tunes delivery.Pipeline.
+// DeliveryConfig tunes delivery.Pipeline ([delivery]).
 type DeliveryConfig struct {
-	Concurrency  int      `toml:"concurrency"`
-	ClaimBatch   int      `toml:"claim_batch"`
-	Lease        Duration `toml:"lease"`
-	PollInterval Duration `toml:"poll_interval"`
-	MaxAttempts  int      `toml:"max_attempts"`
-	MinBackoff   Duration `toml:"min_backoff"`
-	MaxBackoff   Duration `toml:"max_backoff"`
-	AppRate      float64  `toml:"app_rate"`
-	AppBurst     int      `toml:"app_burst"`
-	Retention    Duration `toml:"retention"`
-	// WebhookAllowPrivate lets outcome webhooks reach loopback, private and
-	// link-local addresses.
-	WebhookAllowPrivate bool `toml:"webhook_allow_private"`
+	Concurrency         int
+	ClaimBatch          int
+	Lease               Duration
+	PollInterval        Duration
+	MaxAttempts         int
+	MinBackoff          Duration
+	MaxBackoff          Duration
+	AppRate             float64
+	AppBurst            int
+	Retention           Duration
+	WebhookAllowPrivate bool
 }
 
-// TokenConfig tunes token.Service.
+// TokenConfig tunes token.Service ([token]).
 type TokenConfig struct {
-	RefreshAhead Duration `toml:"refresh_ahead"`
-	Lease        Duration `toml:"lease"`
+	RefreshAhead Duration
+	Lease        Duration
 }
 
-// LedgerConfig tunes ledger.Service.
+// LedgerConfig tunes ledger.Service ([ledger]).
 type LedgerConfig struct {
-	SafetyMargin  Duration `toml:"safety_margin"`
-	PurgeInterval Duration `toml:"purge_interval"`
+	SafetyMargin  Duration
+	PurgeInterval Duration
 }
 
-// SessionsConfig tunes mini-program sessions.
+// SessionsConfig tunes mini-program sessions ([sessions]).
 type SessionsConfig struct {
-	TTL           Duration `toml:"ttl"`
-	Rate          float64  `toml:"rate"`
-	Burst         int      `toml:"burst"`
-	PurgeInterval Duration `toml:"purge_interval"`
+	TTL           Duration
+	Rate          float64
+	Burst         int
+	PurgeInterval Duration
 }
 
 // Duration is a time.Duration written as text in the file ("30s", "5m",
@@ -152,47 +146,278 @@ func parseDuration(s string) (time.Duration, error) {
 	return v, nil
 }
 
-func dur(d time.Duration) Duration { return Duration{d} }
+// DefaultAddr is the HTTP API's listen address when none is configured.
+const DefaultAddr = "127.0.0.1:8080"
 
-// NewConfig returns the defaults. Each is a named constant of the package
-// that uses it.
-func NewConfig() *Config {
-	return &Config{
-		Log:      LogConfig{Level: "info"},
-		Database: DatabaseConfig{DSN: DefaultDB},
-		HTTP:     HTTPConfig{Addr: DefaultAddr},
-		WeChat:   WeChatConfig{BaseURL: wechat.DefaultBaseURL},
-		Delivery: DeliveryConfig{
-			Concurrency:  delivery.DefaultConcurrency,
-			ClaimBatch:   delivery.DefaultClaimBatch,
-			Lease:        dur(delivery.DefaultLeaseTTL),
-			PollInterval: dur(delivery.DefaultPollInterval),
-			MaxAttempts:  delivery.DefaultMaxAttempts,
-			MinBackoff:   dur(delivery.DefaultMinBackoff),
-			MaxBackoff:   dur(delivery.DefaultMaxBackoff),
-			AppRate:      delivery.DefaultAppRate,
-			AppBurst:     delivery.DefaultAppBurst,
-			Retention:    dur(delivery.DefaultRetention),
-		},
-		Token: TokenConfig{
-			RefreshAhead: dur(token.DefaultRefreshAhead),
-			Lease:        dur(token.DefaultLeaseTTL),
-		},
-		Ledger: LedgerConfig{
-			SafetyMargin:  dur(wxnotify.DefaultCreditSafetyMargin),
-			PurgeInterval: dur(ledger.DefaultPurgeInterval),
-		},
-		Sessions: SessionsConfig{
-			TTL:           dur(wxnotify.DefaultSessionTTL),
-			Rate:          wxhttp.DefaultSessionRate,
-			Burst:         wxhttp.DefaultSessionBurst,
-			PurgeInterval: dur(session.DefaultPurgeInterval),
+// settings is every key of the file, in the file's order. Each default is
+// a named constant of the package that uses it.
+var settings = []setting{
+	{
+		key: "log.level", flag: "log-level",
+		field: func(c *Config) any { return &c.Log.Level },
+		def:   "info", allow: oneOf("debug", "info", "warn", "error"),
+		doc: "level of the JSON log on stderr",
+	},
+	{
+		key: "database.dsn", env: "WXNOTIFY_DB", flag: "db",
+		field: func(c *Config) any { return &c.Database.DSN },
+		def:   DefaultDB, allow: rule("`sqlite://PATH`, `postgres://…`, `postgresql://…`; no password in the file", checkDSN),
+		redact: redactDSN,
+		doc: "where everything is stored: SQLite for one instance (its directory is created), PostgreSQL when " +
+			"several instances share the work. Migrations are applied on start",
+	},
+	{
+		key: "http.addr", flag: "addr",
+		field: func(c *Config) any { return &c.HTTP.Addr },
+		def:   DefaultAddr, allow: rule("`host:port`; port 0 picks a free one", checkAddr),
+		doc: "listen address of the HTTP API: operator API, mini-program endpoints, WeChat callback, dashboard, `/metrics`",
+	},
+	{
+		key: "wechat.base_url", env: "WXNOTIFY_WECHAT_URL",
+		field: func(c *Config) any { return &c.WeChat.BaseURL },
+		def:   wechat.DefaultBaseURL, allow: rule("an http(s) URL", checkURL),
+		doc: "WeChat's server API; point it at `wxnotify sim` for development",
+	},
+
+	{
+		key: "delivery.concurrency", flag: "concurrency",
+		field: func(c *Config) any { return &c.Delivery.Concurrency },
+		def:   delivery.DefaultConcurrency, allow: between(1, 10_000),
+		doc: "sends in flight at most, per instance. At 50 ms of WeChat latency, 256 allow about 5,000 sends/s",
+	},
+	{
+		key:   "delivery.claim_batch",
+		field: func(c *Config) any { return &c.Delivery.ClaimBatch },
+		def:   delivery.DefaultClaimBatch, allow: between(1, 10_000),
+		doc: "messages claimed from the queue in one database round trip",
+	},
+	{
+		// The lease should outlast one WeChat call (wechat.DefaultTimeout),
+		// or a slow send is taken over; tests use shorter ones.
+		key: "delivery.lease", flag: "lease",
+		field: func(c *Config) any { return &c.Delivery.Lease },
+		def:   delivery.DefaultLeaseTTL, allow: between(time.Second, time.Hour),
+		doc: "how long an instance holds a claimed message before another may take it over; keep it above " +
+			"WeChat's 10 s client timeout, or a slow send may be taken over by another instance",
+	},
+	{
+		key:   "delivery.poll_interval",
+		field: func(c *Config) any { return &c.Delivery.PollInterval },
+		def:   delivery.DefaultPollInterval, allow: between(time.Millisecond, time.Minute),
+		doc: "how often an idle instance looks for due messages nobody woke it for (delayed sends, retries, other instances')",
+	},
+	{
+		key:   "delivery.max_attempts",
+		field: func(c *Config) any { return &c.Delivery.MaxAttempts },
+		def:   delivery.DefaultMaxAttempts, allow: between(1, 100),
+		doc: "calls to WeChat for one message before it fails",
+	},
+	{
+		key:   "delivery.min_backoff",
+		field: func(c *Config) any { return &c.Delivery.MinBackoff },
+		def:   delivery.DefaultMinBackoff, allow: between(10*time.Millisecond, time.Hour),
+		doc: "first wait before a retry; it doubles per attempt, with full jitter",
+	},
+	{
+		key:   "delivery.max_backoff",
+		field: func(c *Config) any { return &c.Delivery.MaxBackoff },
+		def:   delivery.DefaultMaxBackoff,
+		allow: rule("min_backoff..24h", func(v any, c *Config) error {
+			if v.(time.Duration) < c.Delivery.MinBackoff.Duration {
+				return fmt.Errorf("must be at least delivery.min_backoff (%s)", c.Delivery.MinBackoff)
+			}
+			return between(10*time.Millisecond, 24*time.Hour).check(v, c)
+		}),
+		doc: "longest wait before a retry",
+	},
+	{
+		key: "delivery.app_rate", flag: "app-rate",
+		field: func(c *Config) any { return &c.Delivery.AppRate },
+		def:   float64(delivery.DefaultAppRate), allow: between(0.01, 1e6),
+		doc: "sends per second per app at most (WeChat answers 45011 to an app that calls too often)",
+	},
+	{
+		key:   "delivery.app_burst",
+		field: func(c *Config) any { return &c.Delivery.AppBurst },
+		def:   delivery.DefaultAppBurst, allow: between(1, 1_000_000),
+		doc: "sends an app may make at once above `app_rate`",
+	},
+	{
+		key:   "delivery.retention",
+		field: func(c *Config) any { return &c.Delivery.Retention },
+		def:   delivery.DefaultRetention, allow: between(time.Hour, 10*365*24*time.Hour),
+		doc: "how long finished messages (delivered, failed, …) and their attempts stay queryable before they are deleted",
+	},
+	{
+		key:   "delivery.webhook_allow_private",
+		field: func(c *Config) any { return &c.Delivery.WebhookAllowPrivate },
+		def:   false, allow: rule("true, false", nil),
+		doc: "let outcome webhooks call loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) and link-local " +
+			"(169.254/16, cloud metadata) addresses. Off guards against SSRF: a holder of an API key could otherwise " +
+			"make wxnotify call your internal services. On for development or when your webhook receivers are internal",
+	},
+
+	{
+		// WeChat renews a stable_token only in its last 5 minutes.
+		key:   "token.refresh_ahead",
+		field: func(c *Config) any { return &c.Token.RefreshAhead },
+		def:   token.DefaultRefreshAhead, allow: between(30*time.Second, 5*time.Minute),
+		doc: "how long before expiry an access_token is refreshed; WeChat renews a stable_token only in its last 5 minutes",
+	},
+	{
+		key:   "token.lease",
+		field: func(c *Config) any { return &c.Token.Lease },
+		def:   token.DefaultLeaseTTL, allow: between(time.Second, 10*time.Minute),
+		doc: "how long one instance may hold the refresh lease; a crashed holder delays the others by at most this",
+	},
+
+	{
+		// A form_id lives 7 days; a margin of 7 days or more spends none.
+		key:   "ledger.safety_margin",
+		field: func(c *Config) any { return &c.Ledger.SafetyMargin },
+		def:   wxnotify.DefaultCreditSafetyMargin, allow: between(time.Minute, wxnotify.FormIDLifetime-time.Hour),
+		doc: "cut from the end of a form_id's or prepay_id's 7-day life: a credit expiring within it is not spent, " +
+			"so a queued message does not reach WeChat after its credit expired",
+	},
+	{
+		key:   "ledger.purge_interval",
+		field: func(c *Config) any { return &c.Ledger.PurgeInterval },
+		def:   ledger.DefaultPurgeInterval, allow: between(time.Second, 24*time.Hour),
+		doc: "how often expired, used-up and dead credits are purged",
+	},
+
+	{
+		key:   "sessions.ttl",
+		field: func(c *Config) any { return &c.Sessions.TTL },
+		def:   wxnotify.DefaultSessionTTL, allow: between(time.Minute, 90*24*time.Hour),
+		doc: "how long a mini-program session made by `wx.login` lasts",
+	},
+	{
+		key:   "sessions.rate",
+		field: func(c *Config) any { return &c.Sessions.Rate },
+		def:   float64(wxhttp.DefaultSessionRate), allow: between(0.01, 10_000),
+		doc: "requests per second per session",
+	},
+	{
+		key:   "sessions.burst",
+		field: func(c *Config) any { return &c.Sessions.Burst },
+		def:   wxhttp.DefaultSessionBurst, allow: between(1, 10_000),
+		doc: "requests a session may make at once above `rate`",
+	},
+	{
+		key:   "sessions.purge_interval",
+		field: func(c *Config) any { return &c.Sessions.PurgeInterval },
+		def:   session.DefaultPurgeInterval, allow: between(time.Second, 24*time.Hour),
+		doc: "how often expired sessions are deleted",
+	},
+}
+
+// sectionTitles say what each [table] of the file is about, in the
+// headings of the generated documentation.
+var sectionTitles = map[string]string{
+	"delivery": "the delivery pipeline",
+	"token":    "the central access_token service",
+	"ledger":   "send credits",
+	"sessions": "mini-program sessions",
+}
+
+// setting is one key of the file: the Config field it fills and all that
+// is written about it. The environment variable, the example's comment,
+// the documentation's row and the flag's help are derived from it.
+type setting struct {
+	key   string            // "delivery.concurrency": concurrency under [delivery]
+	field func(*Config) any // its field: *string, *int, *float64, *bool or *Duration
+	// def is the default, of the field's type: a time.Duration for a
+	// *Duration, a float64 for a *float64 (convert an untyped constant).
+	def   any
+	env   string  // the environment variable, when it keeps an older name than envName's rule
+	flag  string  // the flag that overrides it ("" for none); addSettingFlags defines it
+	allow allowed // the values it may take
+	// redact hides a secret part of the value wherever it is printed.
+	redact func(string) string
+	doc    string // what it controls, one line
+}
+
+// allowed is the values a setting may take: how the documentation writes
+// them, and the check. A nil check allows every value of the type.
+type allowed struct {
+	text  string                       // "1..10000", "debug, info, warn, error"
+	check func(v any, c *Config) error // v is the field's value (a time.Duration for a *Duration)
+}
+
+func rule(text string, check func(v any, c *Config) error) allowed {
+	return allowed{text: text, check: check}
+}
+
+// between allows lo..hi, both included.
+func between[T int | float64 | time.Duration](lo, hi T) allowed {
+	show := func(v T) string {
+		switch v := any(v).(type) {
+		case time.Duration:
+			return Duration{v}.String()
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return fmt.Sprint(v)
+	}
+	return allowed{
+		text: show(lo) + ".." + show(hi),
+		check: func(v any, _ *Config) error {
+			x := v.(T)
+			if x >= lo && x <= hi {
+				return nil
+			}
+			if _, ok := any(lo).(float64); ok {
+				return fmt.Errorf("must be between %v and %v", lo, hi) // 1e+06, as %g writes it
+			}
+			return fmt.Errorf("must be between %s and %s", show(lo), show(hi))
 		},
 	}
 }
 
-// DefaultAddr is the HTTP API's listen address when none is configured.
-const DefaultAddr = "127.0.0.1:8080"
+func oneOf(values ...string) allowed {
+	return allowed{
+		text: strings.Join(values, ", "),
+		check: func(v any, _ *Config) error {
+			if !slices.Contains(values, v.(string)) {
+				return fmt.Errorf("must be one of %s", strings.Join(values, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func checkDSN(v any, _ *Config) error {
+	dsn := v.(string)
+	if !strings.HasPrefix(dsn, "sqlite://") && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return errors.New("must be sqlite://PATH or postgres://…")
+	}
+	return nil
+}
+
+func checkAddr(v any, _ *Config) error {
+	if _, port, err := net.SplitHostPort(v.(string)); err != nil || port == "" {
+		return errors.New("must be host:port, like \"127.0.0.1:8080\" or \":8080\"")
+	}
+	return nil
+}
+
+func checkURL(v any, _ *Config) error {
+	u, err := url.Parse(v.(string))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an http:// or https:// URL")
+	}
+	return nil
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	c := &Config{}
+	for _, s := range settings {
+		s.put(c, s.def)
+	}
+	return c
+}
 
 // instanceOptions returns the options of an instance run with c.
 func (c *Config) instanceOptions() instanceOptions {
@@ -221,58 +446,9 @@ func (c *Config) instanceOptions() instanceOptions {
 	}
 }
 
-// setting is one key of the file: where it lives in Config, which
-// environment variable and flag override it, and its allowed values.
-type setting struct {
-	key   string // "delivery.concurrency"
-	env   string
-	flag  string // the flag of serve (or the root) that overrides it; "" for none
-	ptr   any    // *string, *int, *float64 or *Duration
-	check func() error
-}
-
-// settings lists every key of c. The order is the order of the file.
-func (c *Config) settings() []setting {
-	d := &c.Delivery
-	return []setting{
-		{key: "log.level", flag: "log-level", ptr: &c.Log.Level, check: oneOf(&c.Log.Level, "debug", "info", "warn", "error")},
-		{key: "database.dsn", env: "WXNOTIFY_DB", flag: "db", ptr: &c.Database.DSN, check: func() error { return checkDSN(c.Database.DSN) }},
-		{key: "http.addr", flag: "addr", ptr: &c.HTTP.Addr, check: func() error { return checkAddr(c.HTTP.Addr) }},
-		{key: "wechat.base_url", env: "WXNOTIFY_WECHAT_URL", ptr: &c.WeChat.BaseURL, check: func() error { return checkURL(c.WeChat.BaseURL) }},
-
-		{key: "delivery.concurrency", flag: "concurrency", ptr: &d.Concurrency, check: intRange(&d.Concurrency, 1, 10_000)},
-		{key: "delivery.claim_batch", ptr: &d.ClaimBatch, check: intRange(&d.ClaimBatch, 1, 10_000)},
-		// The lease should outlast one WeChat call (wechat.DefaultTimeout),
-		// or a slow send is taken over; tests use shorter ones.
-		{key: "delivery.lease", flag: "lease", ptr: &d.Lease, check: durRange(&d.Lease, time.Second, time.Hour)},
-		{key: "delivery.poll_interval", ptr: &d.PollInterval, check: durRange(&d.PollInterval, time.Millisecond, time.Minute)},
-		{key: "delivery.max_attempts", ptr: &d.MaxAttempts, check: intRange(&d.MaxAttempts, 1, 100)},
-		{key: "delivery.min_backoff", ptr: &d.MinBackoff, check: durRange(&d.MinBackoff, 10*time.Millisecond, time.Hour)},
-		{key: "delivery.max_backoff", ptr: &d.MaxBackoff, check: func() error {
-			if d.MaxBackoff.Duration < d.MinBackoff.Duration {
-				return fmt.Errorf("must be at least delivery.min_backoff (%s)", d.MinBackoff)
-			}
-			return durRange(&d.MaxBackoff, 10*time.Millisecond, 24*time.Hour)()
-		}},
-		{key: "delivery.app_rate", flag: "app-rate", ptr: &d.AppRate, check: floatRange(&d.AppRate, 0.01, 1e6)},
-		{key: "delivery.app_burst", ptr: &d.AppBurst, check: intRange(&d.AppBurst, 1, 1_000_000)},
-		{key: "delivery.retention", ptr: &d.Retention, check: durRange(&d.Retention, time.Hour, 10*365*24*time.Hour)},
-		{key: "delivery.webhook_allow_private", ptr: &d.WebhookAllowPrivate, check: func() error { return nil }},
-
-		// WeChat renews a stable_token only in its last 5 minutes.
-		{key: "token.refresh_ahead", ptr: &c.Token.RefreshAhead, check: durRange(&c.Token.RefreshAhead, 30*time.Second, 5*time.Minute)},
-		{key: "token.lease", ptr: &c.Token.Lease, check: durRange(&c.Token.Lease, time.Second, 10*time.Minute)},
-
-		// A form_id lives 7 days; a margin of 7 days or more spends none.
-		{key: "ledger.safety_margin", ptr: &c.Ledger.SafetyMargin, check: durRange(&c.Ledger.SafetyMargin, time.Minute, wxnotify.FormIDLifetime-time.Hour)},
-		{key: "ledger.purge_interval", ptr: &c.Ledger.PurgeInterval, check: durRange(&c.Ledger.PurgeInterval, time.Second, 24*time.Hour)},
-
-		{key: "sessions.ttl", ptr: &c.Sessions.TTL, check: durRange(&c.Sessions.TTL, time.Minute, 90*24*time.Hour)},
-		{key: "sessions.rate", ptr: &c.Sessions.Rate, check: floatRange(&c.Sessions.Rate, 0.01, 10_000)},
-		{key: "sessions.burst", ptr: &c.Sessions.Burst, check: intRange(&c.Sessions.Burst, 1, 10_000)},
-		{key: "sessions.purge_interval", ptr: &c.Sessions.PurgeInterval, check: durRange(&c.Sessions.PurgeInterval, time.Second, 24*time.Hour)},
-	}
-}
+// table and name split the key: "delivery" and "concurrency".
+func (s setting) table() string { t, _, _ := strings.Cut(s.key, "."); return t }
+func (s setting) name() string  { _, n, _ := strings.Cut(s.key, "."); return n }
 
 // envName is the environment variable of s: WXNOTIFY_ and the key in
 // capitals ("delivery.concurrency": WXNOTIFY_DELIVERY_CONCURRENCY), unless
@@ -284,115 +460,215 @@ func (s setting) envName() string {
 	return "WXNOTIFY_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
 }
 
-// set parses text (from the environment or a flag) into the setting.
-func (s setting) set(text string) error {
-	switch p := s.ptr.(type) {
+// get returns the value of s in c: a string, int, float64, bool or
+// time.Duration.
+func (s setting) get(c *Config) any {
+	switch p := s.field(c).(type) {
 	case *string:
-		*p = text
+		return *p
 	case *int:
-		v, err := strconv.Atoi(strings.TrimSpace(text))
-		if err != nil {
+		return *p
+	case *float64:
+		return *p
+	case *bool:
+		return *p
+	case *Duration:
+		return p.Duration
+	}
+	panic("config: " + s.key + ": unknown setting type")
+}
+
+// put sets s in c to v, of the type get returns; any other type is a
+// mistake in settings, which NewConfig makes plain at once.
+func (s setting) put(c *Config, v any) {
+	ok := false
+	switch p := s.field(c).(type) {
+	case *string:
+		*p, ok = v.(string)
+	case *int:
+		*p, ok = v.(int)
+	case *float64:
+		*p, ok = v.(float64)
+	case *bool:
+		*p, ok = v.(bool)
+	case *Duration:
+		p.Duration, ok = v.(time.Duration)
+	}
+	if !ok {
+		panic(fmt.Sprintf("config: %s: a %T does not go in a %T", s.key, v, s.field(c)))
+	}
+}
+
+// set parses text (from the environment or a flag) into the setting.
+func (s setting) set(c *Config, text string) error {
+	var v any
+	var err error
+	switch s.field(c).(type) {
+	case *string:
+		v = text
+	case *int:
+		if v, err = strconv.Atoi(strings.TrimSpace(text)); err != nil {
 			return fmt.Errorf("%q is not a whole number", text)
 		}
-		*p = v
 	case *float64:
-		v, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-		if err != nil {
+		if v, err = strconv.ParseFloat(strings.TrimSpace(text), 64); err != nil {
 			return fmt.Errorf("%q is not a number", text)
 		}
-		*p = v
-	case *Duration:
-		v, err := parseDuration(strings.TrimSpace(text))
-		if err != nil {
-			return err
-		}
-		p.Duration = v
 	case *bool:
-		v, err := strconv.ParseBool(strings.TrimSpace(text))
-		if err != nil {
+		if v, err = strconv.ParseBool(strings.TrimSpace(text)); err != nil {
 			return fmt.Errorf("%q is not true or false", text)
 		}
-		*p = v
-	default:
-		panic("config: unknown setting type")
+	case *Duration:
+		if v, err = parseDuration(strings.TrimSpace(text)); err != nil {
+			return err
+		}
 	}
+	s.put(c, v)
 	return nil
 }
 
-// text is the setting's value as the file would hold it.
-func (s setting) text() string {
-	switch p := s.ptr.(type) {
-	case *string:
-		if s.key == "database.dsn" {
-			return strconv.Quote(redactDSN(*p))
+// shown is v as it may be printed: redacted, and a duration as text.
+func (s setting) shown(v any) any {
+	switch v := v.(type) {
+	case string:
+		if s.redact != nil {
+			return s.redact(v)
 		}
-		return strconv.Quote(*p)
-	case *int:
-		return strconv.Itoa(*p)
-	case *float64:
-		return strconv.FormatFloat(*p, 'g', -1, 64)
-	case *Duration:
-		return strconv.Quote(p.String())
-	case *bool:
-		return strconv.FormatBool(*p)
+	case time.Duration:
+		return Duration{v}.String()
+	}
+	return v
+}
+
+// literal is v (of the type get returns) as the file writes it, redacted.
+func (s setting) literal(v any) string {
+	switch v := s.shown(v).(type) {
+	case string:
+		return strconv.Quote(v)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
 	}
 	return ""
 }
 
-func intRange(p *int, lo, hi int) func() error {
-	return func() error {
-		if *p < lo || *p > hi {
-			return fmt.Errorf("must be between %d and %d", lo, hi)
+// text is the setting's value in c as the file would hold it.
+func (s setting) text(c *Config) string { return s.literal(s.get(c)) }
+
+// want says in the file's terms what a value of s looks like.
+func (s setting) want() string {
+	switch s.field(&Config{}).(type) {
+	case *string:
+		return "a quoted string"
+	case *int:
+		return "a whole number, without quotes"
+	case *float64:
+		return "a number, without quotes"
+	case *Duration:
+		return "a quoted duration like \"30s\""
+	case *bool:
+		return "true or false, without quotes"
+	}
+	return "a value of another type"
+}
+
+// usage is the help of s's flag: its doc up to the first stop, and its key.
+func (s setting) usage() string {
+	doc := strings.ReplaceAll(s.doc, "`", "") // pflag reads a back-quoted word as the value's name
+	for i := 0; i+1 < len(doc); i++ {
+		if strings.IndexByte(".;:", doc[i]) >= 0 && doc[i+1] == ' ' {
+			doc = doc[:i]
+			break
 		}
-		return nil
 	}
+	return doc + " (" + s.key + ")"
 }
 
-func floatRange(p *float64, lo, hi float64) func() error {
-	return func() error {
-		if *p < lo || *p > hi {
-			return fmt.Errorf("must be between %g and %g", lo, hi)
+// findSetting returns the setting of a key, or false.
+func findSetting(key string) (setting, bool) {
+	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == key })
+	if i < 0 {
+		return setting{}, false
+	}
+	return settings[i], true
+}
+
+// addSettingFlags defines on cmd the flags of settings by their flag names
+// ("addr", "lease"), each typed like its key, with its default and help
+// from the table. LoadConfig reads those that were set.
+func addSettingFlags(cmd *cobra.Command, flags ...string) {
+	f := cmd.Flags()
+	for _, name := range flags {
+		i := slices.IndexFunc(settings, func(s setting) bool { return s.flag == name })
+		if i < 0 {
+			panic("config: no setting has the flag --" + name)
 		}
-		return nil
-	}
-}
-
-func durRange(p *Duration, lo, hi time.Duration) func() error {
-	return func() error {
-		if p.Duration < lo || p.Duration > hi {
-			return fmt.Errorf("must be between %s and %s", Duration{lo}, Duration{hi})
+		s := settings[i]
+		switch s.field(&Config{}).(type) {
+		case *string:
+			f.String(name, s.def.(string), s.usage())
+		case *int:
+			f.Int(name, s.def.(int), s.usage())
+		case *float64:
+			f.Float64(name, s.def.(float64), s.usage())
+		case *bool:
+			f.Bool(name, s.def.(bool), s.usage())
+		case *Duration:
+			f.Duration(name, s.def.(time.Duration), s.usage())
 		}
-		return nil
 	}
 }
 
-func oneOf(p *string, values ...string) func() error {
-	return func() error {
-		if !slices.Contains(values, *p) {
-			return fmt.Errorf("must be one of %s", strings.Join(values, ", "))
+// fileShape is the configuration file as a Go type, built from settings: a
+// struct of tables, each a struct of its keys tagged with their TOML names.
+// Decoding into it lets go-toml find unknown keys, wrong types and bad
+// durations with their positions, while each name is written only in
+// settings. at[i] is where settings[i] is: its table's field, then its own.
+var fileShape = sync.OnceValue(func() (shape struct {
+	typ reflect.Type
+	at  [][2]int
+}) {
+	var tables []reflect.StructField
+	var keys [][]reflect.StructField
+	for _, s := range settings {
+		t := slices.IndexFunc(tables, func(f reflect.StructField) bool { return f.Tag.Get("toml") == s.table() })
+		if t < 0 {
+			t = len(tables)
+			tables = append(tables, reflect.StructField{Name: fmt.Sprintf("T%d", t), Tag: reflect.StructTag(`toml:"` + s.table() + `"`)})
+			keys = append(keys, nil)
 		}
-		return nil
+		shape.at = append(shape.at, [2]int{t, len(keys[t])})
+		keys[t] = append(keys[t], reflect.StructField{
+			Name: fmt.Sprintf("K%d", len(keys[t])),
+			Type: reflect.TypeOf(s.field(&Config{})).Elem(),
+			Tag:  reflect.StructTag(`toml:"` + s.name() + `"`),
+		})
 	}
-}
-
-func checkDSN(dsn string) error {
-	if !strings.HasPrefix(dsn, "sqlite://") && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return errors.New("must be sqlite://PATH or postgres://…")
+	for t := range tables {
+		tables[t].Type = reflect.StructOf(keys[t])
 	}
-	return nil
-}
+	shape.typ = reflect.StructOf(tables)
+	return shape
+})
 
-func checkAddr(addr string) error {
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		return errors.New("must be host:port, like \"127.0.0.1:8080\" or \":8080\"")
+// decodeFile decodes doc strictly into c: keys the file does not set keep
+// their values in c.
+func decodeFile(doc []byte, c *Config) error {
+	shape := fileShape()
+	file := reflect.New(shape.typ).Elem()
+	for i, s := range settings {
+		file.Field(shape.at[i][0]).Field(shape.at[i][1]).Set(reflect.ValueOf(s.field(c)).Elem())
 	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("must be an http:// or https:// URL")
+	dec := toml.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(file.Addr().Interface()); err != nil {
+		return err
+	}
+	for i, s := range settings {
+		reflect.ValueOf(s.field(c)).Elem().Set(file.Field(shape.at[i][0]).Field(shape.at[i][1]))
 	}
 	return nil
 }
@@ -463,7 +739,6 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 	c := NewConfig()
 	lc := &loadedConfig{Config: c, Path: in.Path, Source: map[string]string{}}
 	cerr := &ConfigError{Path: in.Path}
-	settings := c.settings()
 	for _, s := range settings {
 		lc.Source[s.key] = "default"
 	}
@@ -494,7 +769,7 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 	if in.Getenv != nil {
 		for _, s := range settings {
 			if v := in.Getenv(s.envName()); v != "" {
-				if err := s.set(v); err != nil {
+				if err := s.set(c, v); err != nil {
 					cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s (from %s): %v", s.key, s.envName(), err))
 					continue
 				}
@@ -508,7 +783,7 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 				continue
 			}
 			if v, ok := in.Flag(s.flag); ok {
-				if err := s.set(v); err != nil {
+				if err := s.set(c, v); err != nil {
 					cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s (from --%s): %v", s.key, s.flag, err))
 					continue
 				}
@@ -517,8 +792,11 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 		}
 	}
 	for _, s := range settings {
-		if err := s.check(); err != nil {
-			cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s = %s (%s): %v", s.key, s.text(), lc.Source[s.key], err))
+		if s.allow.check == nil {
+			continue
+		}
+		if err := s.allow.check(s.get(c), c); err != nil {
+			cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s = %s (%s): %v", s.key, s.text(c), lc.Source[s.key], err))
 		}
 	}
 	if len(cerr.Problems) > 0 {
@@ -531,17 +809,14 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 // unknown keys (with the closest known key), secret-looking keys, wrong
 // types and unparsable durations, each with its line.
 func decodeConfig(doc []byte, c *Config, lines map[string]keyPos) []string {
-	dec := toml.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(c)
+	err := decodeFile(doc, c)
 	if err == nil {
 		return nil
 	}
 	known := make([]string, 0, 40)
-	for _, s := range NewConfig().settings() {
-		table, _, _ := strings.Cut(s.key, ".")
-		if !slices.Contains(known, table) {
-			known = append(known, table)
+	for _, s := range settings {
+		if !slices.Contains(known, s.table()) {
+			known = append(known, s.table())
 		}
 		known = append(known, s.key)
 	}
@@ -582,12 +857,12 @@ func decodeConfig(doc []byte, c *Config, lines map[string]keyPos) []string {
 	}
 	// A duration given as a bare number fails in Duration.UnmarshalText,
 	// whose error carries no position: find the line.
-	for _, s := range NewConfig().settings() {
-		if _, ok := s.ptr.(*Duration); !ok {
+	for _, s := range settings {
+		if _, ok := s.field(&Config{}).(*Duration); !ok {
 			continue
 		}
 		if kp, ok := lines[s.key]; ok && !strings.HasPrefix(kp.value, `"`) && !strings.HasPrefix(kp.value, "'") {
-			return []string{fmt.Sprintf("line %d: %s: wrong type: got %s, want a quoted duration like \"30s\"", kp.line, s.key, kp.value)}
+			return []string{fmt.Sprintf("line %d: %s: wrong type: got %s, want %s", kp.line, s.key, kp.value, s.want())}
 		}
 	}
 	return []string{err.Error()}
@@ -597,22 +872,8 @@ func decodeConfig(doc []byte, c *Config, lines map[string]keyPos) []string {
 // file's own terms.
 func typeHint(key, msg string) string {
 	want := "a value of another type"
-	for _, s := range NewConfig().settings() {
-		if s.key != key {
-			continue
-		}
-		switch s.ptr.(type) {
-		case *string:
-			want = "a quoted string"
-		case *int:
-			want = "a whole number, without quotes"
-		case *float64:
-			want = "a number, without quotes"
-		case *Duration:
-			want = "a quoted duration like \"30s\""
-		case *bool:
-			want = "true or false, without quotes"
-		}
+	if s, ok := findSetting(key); ok {
+		want = s.want()
 	}
 	got := strings.TrimPrefix(msg, "cannot decode TOML ")
 	if i := strings.Index(got, " into "); i >= 0 {
@@ -742,22 +1003,39 @@ func (lc *loadedConfig) write(w io.Writer) error {
 		fmt.Fprintf(tw, "# effective configuration: defaults (no file), then the environment, then flags\n")
 	}
 	table := ""
-	for _, s := range lc.settings() {
-		t, k, _ := strings.Cut(s.key, ".")
-		if t != table {
+	for _, s := range settings {
+		if s.table() != table {
 			tw.Flush()
-			fmt.Fprintf(tw, "\n[%s]\n", t)
-			table = t
+			table = s.table()
+			fmt.Fprintf(tw, "\n[%s]\n", table)
 		}
-		fmt.Fprintf(tw, "%s = %s\t# %s\n", k, s.text(), lc.Source[s.key])
+		fmt.Fprintf(tw, "%s = %s\t# %s\n", s.name(), s.text(lc.Config), lc.Source[s.key])
 	}
 	return tw.Flush()
+}
+
+func writeJSONConfig(w io.Writer, lc *loadedConfig) error {
+	type entry struct {
+		Key    string `json:"key"`
+		Value  any    `json:"value"`
+		Source string `json:"source"`
+	}
+	out := struct {
+		Path     string  `json:"path,omitempty"`
+		Settings []entry `json:"settings"`
+	}{Path: lc.Path}
+	for _, s := range settings {
+		out.Settings = append(out.Settings, entry{s.key, s.shown(s.get(lc.Config)), lc.Source[s.key]})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func newConfigCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Check the configuration file and print the effective configuration",
+		Short: "Check the configuration file, print the effective configuration or an example file",
 	}
 	check := &cobra.Command{
 		Use:   "check",
@@ -779,38 +1057,6 @@ func newConfigCommand(g *globals) *cobra.Command {
 			return lc.write(g.env.Stdout)
 		},
 	}
-	cmd.AddCommand(check)
+	cmd.AddCommand(check, newConfigExampleCommand(g), newConfigGenerateCommand())
 	return cmd
-}
-
-func writeJSONConfig(w io.Writer, lc *loadedConfig) error {
-	type entry struct {
-		Key    string `json:"key"`
-		Value  any    `json:"value"`
-		Source string `json:"source"`
-	}
-	out := struct {
-		Path     string  `json:"path,omitempty"`
-		Settings []entry `json:"settings"`
-	}{Path: lc.Path}
-	for _, s := range lc.settings() {
-		var v any
-		switch p := s.ptr.(type) {
-		case *string:
-			v = *p
-			if s.key == "database.dsn" {
-				v = redactDSN(*p)
-			}
-		case *int:
-			v = *p
-		case *float64:
-			v = *p
-		case *Duration:
-			v = p.String()
-		}
-		out.Settings = append(out.Settings, entry{s.key, v, lc.Source[s.key]})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

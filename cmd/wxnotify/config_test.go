@@ -220,7 +220,7 @@ func TestConfig_ExampleInStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range lc.settings() {
+	for _, s := range settings {
 		if lc.Source[s.key] == "default" {
 			t.Errorf("etc/wxnotify.example.toml does not set %s", s.key)
 		}

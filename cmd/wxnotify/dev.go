@@ -77,7 +77,7 @@ type devSetup struct {
 }
 
 func newDevCommand(g *globals) *cobra.Command {
-	var dir, addr, simAddr string
+	var dir, simAddr string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything locally with nothing to set up: the WeChat simulator, wxnotify and a demo app",
@@ -96,7 +96,7 @@ func newDevCommand(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", DefaultDevDir, "directory of the database, generated keys and demo state")
-	f.StringVar(&addr, "addr", DefaultAddr, "listen address of the wxnotify API (port 0 picks a free one)")
+	addSettingFlags(cmd, "addr") // read by loadConfig, as serve's
 	f.StringVar(&simAddr, "sim-addr", DefaultDevSimAddr, "listen address of the WeChat simulator (port 0 picks a free one)")
 	return cmd
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
-	"github.com/wxnotify/wxnotify/delivery"
 	"github.com/wxnotify/wxnotify/token"
 )
 
@@ -45,12 +44,8 @@ func newServeCommand(g *globals) *cobra.Command {
 			return in.run(ctx, func(url string) { fmt.Fprintf(g.env.Stdout, "wxnotify listening on %s\n", url) })
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "listen address of the HTTP API")
-	f.IntVar(&o.Concurrency, "concurrency", delivery.DefaultConcurrency, "sends in flight at most (per instance)")
-	f.DurationVar(&o.LeaseTTL, "lease", delivery.DefaultLeaseTTL, "how long a claimed message is held before another instance takes over (must exceed WeChat's timeout)")
-	f.Float64Var(&o.AppRate, "app-rate", delivery.DefaultAppRate, "sends per second per app at most")
-	f.StringVar(&o.Holder, "instance-name", "", "this instance's name in claims and leases (default random)")
+	addSettingFlags(cmd, "addr", "concurrency", "lease", "app-rate") // read by loadConfig
+	cmd.Flags().StringVar(&o.Holder, "instance-name", "", "this instance's name in claims and leases (default random)")
 	return cmd
 }
 

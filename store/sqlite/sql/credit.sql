@@ -41,22 +41,29 @@ RETURNING id, appid, openid, kind, template_id, value, uses, uses_left,
 -- One use for one message of CreditReserveMany: CreditSpend's rule (the
 -- oldest usable credit, long_term not decremented) over the kinds of ?4, a
 -- JSON array in order of preference; a kind's position in it (json_each's
--- key) ranks it. Differs from PostgreSQL (unnest WITH ORDINALITY, FOR UPDATE
--- SKIP LOCKED, and its "busy" probe): SQLite has no array parameters, so the
--- kinds travel as one JSON text, and no row locks, since no other writer can
--- hold a credit while this statement runs (head of this file). The driver
--- runs it once per message, in order, on one connection, so each sees the
--- uses the earlier ones took.
+-- key) ranks it. Kind by kind, each the oldest usable credit of that kind
+-- through credit_usable (migration 00008), which holds usable credits only:
+-- one index probe per kind, not a sort of every credit the user ever had.
+-- Differs from PostgreSQL (unnest WITH ORDINALITY, FOR UPDATE SKIP LOCKED,
+-- and its "busy" probe): SQLite has no array parameters, so the kinds travel
+-- as one JSON text, and no row locks, since no other writer can hold a
+-- credit while this statement runs (head of this file). The driver runs it
+-- once per message, in order, on one connection, so each sees the uses the
+-- earlier ones took. (Json_each has a column named id: hence cid and pos.)
 UPDATE credit
    SET uses_left = uses_left - CASE WHEN kind = 'long_term' THEN 0 ELSE 1 END,
        spent_at  = ?6
- WHERE id = (SELECT c.id
-               FROM json_each(?4) AS k
-               JOIN credit c ON c.kind = k.value
-              WHERE c.appid = ?1 AND c.openid = ?2 AND c.template_id = ?3
-                AND c.uses_left > 0 AND c.dead_reason IS NULL
-                AND (c.expires_at IS NULL OR c.expires_at > ?5)
-              ORDER BY k.key, c.obtained_at, c.id
+ WHERE id = (SELECT cid FROM (
+                SELECT k.key AS pos,
+                       (SELECT c.id FROM credit c
+                         WHERE c.appid = ?1 AND c.openid = ?2 AND c.template_id = ?3 AND c.kind = k.value
+                           AND c.uses_left > 0 AND c.dead_reason IS NULL
+                           AND (c.expires_at IS NULL OR c.expires_at > ?5)
+                         ORDER BY c.obtained_at, c.id
+                         LIMIT 1) AS cid
+                  FROM json_each(?4) AS k)
+              WHERE cid IS NOT NULL
+              ORDER BY pos
               LIMIT 1)
 RETURNING id, value;
 
