@@ -86,6 +86,9 @@ type Queue struct {
 	// OnEnd, when set, is called after each commit for every message the
 	// transaction ended (metrics). It must not block.
 	OnEnd func(Ended)
+	// OnOutbox, when set, is called after a commit that wrote webhook
+	// events (to wake their sender). It must not block.
+	OnOutbox func()
 	// Batch bounds one maintenance transaction (DefaultBatch).
 	Batch int
 }
@@ -121,19 +124,25 @@ func clock(ctx context.Context, e store.Executor, now time.Time) (time.Time, err
 
 // ended collects the messages a transaction ends: their outbox rows are
 // written before the commit and OnEnd is told after it.
-type ended []Ended
-
-func (e *ended) add(m *store.Message, a *store.Attempt) {
-	*e = append(*e, Ended{Message: m, State: wxnotify.MessageState(m.State), Attempt: a})
+type ended struct {
+	xs      []Ended
+	outbox  int64 // outbox rows written
+	written int   // of xs, how many record has written
 }
 
-// record writes the webhook-outbox rows of the ended messages, in tx.
-func (e ended) record(ctx context.Context, tx store.Executor, now time.Time) error {
-	if len(e) == 0 {
+func (e *ended) add(m *store.Message, a *store.Attempt) {
+	e.xs = append(e.xs, Ended{Message: m, State: wxnotify.MessageState(m.State), Attempt: a})
+}
+
+// record writes the webhook-outbox rows of the ended messages not written
+// yet, in tx.
+func (e *ended) record(ctx context.Context, tx store.Executor, now time.Time) error {
+	todo := e.xs[e.written:]
+	if len(todo) == 0 {
 		return nil
 	}
-	ps := make([]*store.WebhookOutboxInsertParams, 0, len(e))
-	for _, x := range e {
+	ps := make([]*store.WebhookOutboxInsertParams, 0, len(todo))
+	for _, x := range todo {
 		ev := WebhookEvent(x, now)
 		payload, err := json.Marshal(ev)
 		if err != nil {
@@ -143,18 +152,23 @@ func (e ended) record(ctx context.Context, tx store.Executor, now time.Time) err
 			AppID: x.Message.AppID, MessageID: x.Message.ID, Event: ev.Event, Payload: payload, Now: now,
 		})
 	}
-	if _, err := tx.WebhookOutboxInsertMany(ctx, ps); err != nil {
+	n, err := tx.WebhookOutboxInsertMany(ctx, ps)
+	if err != nil {
 		return fmt.Errorf("webhook outbox: %w", err)
 	}
+	e.outbox += n
+	e.written = len(e.xs)
 	return nil
 }
 
-func (q *Queue) emit(e ended) {
-	if q.OnEnd == nil {
-		return
+func (q *Queue) emit(e *ended) {
+	if q.OnEnd != nil {
+		for _, x := range e.xs {
+			q.OnEnd(x)
+		}
 	}
-	for _, x := range e {
-		q.OnEnd(x)
+	if e.outbox > 0 && q.OnOutbox != nil {
+		q.OnOutbox()
 	}
 }
 
@@ -179,11 +193,11 @@ func WebhookEvent(x Ended, at time.Time) wxnotify.WebhookEvent {
 func (q *Queue) inTx(ctx context.Context, fn func(tx store.Executor, e *ended) error) error {
 	var e ended
 	err := store.InTx(ctx, q.Store, func(tx store.Executor) error {
-		e = e[:0]
+		e = ended{}
 		return fn(tx, &e)
 	})
 	if err == nil {
-		q.emit(e)
+		q.emit(&e)
 	}
 	return err
 }
@@ -814,7 +828,7 @@ func (q *Queue) Cancel(ctx context.Context, id int64, now time.Time) (*store.Mes
 		if err := end(ctx, tx, e, []*store.Message{m}, wxnotify.MessageCancelled, nil, now); err != nil {
 			return err
 		}
-		row = (*e)[0].Message
+		row = e.xs[0].Message
 		return nil
 	})
 	switch {

@@ -150,12 +150,10 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	in.scheduler = &delivery.Scheduler{Store: st, Messages: in.messages, Logger: log, Holder: o.Holder, Now: clock.Now}
 	in.broadcasts = &delivery.BroadcastService{Store: st, Messages: in.messages, Logger: log, Now: clock.Now}
 	// Every outcome, whoever ends the message, is counted here once, after
-	// its transaction (which wrote its webhook events) commits; the
-	// webhook job is woken so the events go out at once.
-	in.queue.OnEnd = func(e queue.Ended) {
-		in.metrics.Outcome(string(e.State))
-		in.jobs.Kick(jobWebhooks)
-	}
+	// its transaction commits; when that transaction wrote webhook events,
+	// the webhook job is woken so they go out at once.
+	in.queue.OnEnd = func(e queue.Ended) { in.metrics.Outcome(string(e.State)) }
+	in.queue.OnOutbox = func() { in.jobs.Kick(jobWebhooks) }
 
 	srv := wxhttp.NewServer()
 	srv.Addr = o.Addr

@@ -32,6 +32,7 @@ var (
 	queryWebhookList         = queries.MustGet("WebhookList")
 	queryWebhookDelete       = queries.MustGet("WebhookDelete")
 	queryWebhookOutboxInsert = queries.MustGet("WebhookOutboxInsert")
+	queryWebhookAppsWith     = queries.MustGet("WebhookAppsWith")
 	queryWebhookOutboxClaim  = queries.MustGet("WebhookOutboxClaim")
 	queryWebhookOutboxDelete = queries.MustGet("WebhookOutboxDelete")
 	queryWebhookOutboxRetry  = queries.MustGet("WebhookOutboxRetry")
@@ -250,12 +251,19 @@ func (e *executor) WebhookOutboxInsertMany(ctx context.Context, ps []*store.Webh
 	}
 	var total int64
 	err := e.atomic(ctx, func(w *executor) error {
+		hooked, err := w.appsWithWebhooks(ctx, ps)
+		if err != nil || len(hooked) == 0 {
+			return err
+		}
 		stmt, err := w.write.PrepareContext(ctx, queryWebhookOutboxInsert)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, p := range ps {
+			if !hooked[p.AppID] {
+				continue
+			}
 			res, err := stmt.ExecContext(ctx, p.AppID, p.Event, p.MessageID, p.Payload, timeArg(p.Now))
 			if err != nil {
 				return err
@@ -272,6 +280,32 @@ func (e *executor) WebhookOutboxInsertMany(ctx context.Context, ps []*store.Webh
 		return 0, fmt.Errorf("insert webhook events: %w", err)
 	}
 	return total, nil
+}
+
+// appsWithWebhooks returns the apps of ps that have a webhook.
+func (w *executor) appsWithWebhooks(ctx context.Context, ps []*store.WebhookOutboxInsertParams) (map[string]bool, error) {
+	seen := map[string]bool{}
+	apps := make([]string, 0, 1)
+	for _, p := range ps {
+		if !seen[p.AppID] {
+			seen[p.AppID] = true
+			apps = append(apps, p.AppID)
+		}
+	}
+	rows, err := w.write.QueryContext(ctx, queryWebhookAppsWith, jsonStrings(apps))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hooked := map[string]bool{}
+	for rows.Next() {
+		var app string
+		if err := rows.Scan(&app); err != nil {
+			return nil, err
+		}
+		hooked[app] = true
+	}
+	return hooked, rows.Err()
 }
 
 // WebhookOutboxClaim implements store.Executor.

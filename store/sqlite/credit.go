@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -100,8 +99,8 @@ func (e *executor) CreditSpend(ctx context.Context, p *store.CreditSpendParams) 
 	return nil, store.ErrNotFound
 }
 
-// CreditReserveMany implements store.Executor: one statement per p, in
-// order on one connection (so each sees the uses the earlier ones took), all
+// CreditReserveMany implements store.Executor: one statement per p and
+// kind tried, in order on one connection (so each sees the uses the earlier ones took), all
 // or none. Busy is never set: no other transaction can hold a credit while
 // this one writes (SQLite has one writer).
 func (e *executor) CreditReserveMany(ctx context.Context, ps []*store.CreditReserveParams) ([]store.CreditReserved, error) {
@@ -121,14 +120,15 @@ func (e *executor) CreditReserveMany(ctx context.Context, ps []*store.CreditRese
 		}
 		defer stmt.Close()
 		for i, p := range ps {
-			kinds, err := json.Marshal(p.Kinds)
-			if err != nil {
-				return err
-			}
-			err = stmt.QueryRowContext(ctx, p.AppID, p.OpenID, p.TemplateID, string(kinds),
-				timeArg(p.Cutoff), timeArg(p.Now)).Scan(&res[i].ID, &res[i].Value)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
+			for _, kind := range p.Kinds {
+				err := stmt.QueryRowContext(ctx, p.AppID, p.OpenID, p.TemplateID, kind,
+					timeArg(p.Cutoff), timeArg(p.Now)).Scan(&res[i].ID, &res[i].Value)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				break
 			}
 		}
 		return nil

@@ -25,6 +25,11 @@ SELECT id, appid, url, secret_sealed, created_at
 -- Its outbox rows go with it (ON DELETE CASCADE).
 DELETE FROM webhook WHERE id = ?1;
 
+-- name: WebhookAppsWith
+-- Which of the apps in ?1 (a JSON array) have a webhook: most outcomes are
+-- of apps with none, and one probe spares a statement per event.
+SELECT DISTINCT appid FROM webhook WHERE appid IN (SELECT value FROM json_each(?1));
+
 -- name: WebhookOutboxInsert
 -- Fans one event out to every webhook of its app.
 INSERT INTO webhook_outbox (webhook_id, url, secret_sealed, event, message_id, payload, next_attempt_at, created_at)
