@@ -18,8 +18,12 @@ const DefaultGroupSize = 16
 //
 //   - Begin on the pool takes the turn (one member uses the writer at a
 //     time, as before) and joins the open group, or opens one.
-//   - Each member runs in a savepoint of the group's transaction, so its
-//     Rollback undoes its own writes only.
+//   - Each member after the first runs in a savepoint of the group's
+//     transaction, so its Rollback undoes its own writes only. The first
+//     needs none (a rollback of the whole transaction undoes only its
+//     writes, since members take turns): a savepoint copies every page it
+//     first touches to the journal, which a sequential load would pay on
+//     every transaction.
 //   - When a member ends and nobody waits to join, or the group is full, the
 //     group commits; a member's Commit returns only then, with the group's
 //     result, so a committed member is durable exactly as before.
@@ -87,14 +91,18 @@ func (db *DB) beginMember(ctx context.Context) (*tx, error) {
 		w.open = g
 	}
 	g.members++
+	first := g.members == 1
 	if g.members >= w.size {
 		w.open = nil // full: it commits when this member ends
 	}
 	w.mu.Unlock()
+	t := &tx{executor: executor{db: db, read: g.tx, write: g.tx, tx: g.tx, seq: &g.seq}, group: g}
+	if first {
+		return t, nil
+	}
 	g.seq++
-	name := fmt.Sprintf("g_%d", g.seq)
-	t := &tx{executor: executor{db: db, read: g.tx, write: g.tx, tx: g.tx, seq: &g.seq}, savepoint: name, group: g}
-	if _, err := g.tx.ExecContext(ctx, fmt.Sprintf(querySavepoint, name)); err != nil {
+	t.savepoint = fmt.Sprintf("g_%d", g.seq)
+	if _, err := g.tx.ExecContext(ctx, fmt.Sprintf(querySavepoint, t.savepoint)); err != nil {
 		t.done = true
 		db.endMember(g, true)
 		return nil, fmt.Errorf("begin: %w", err)
@@ -134,6 +142,24 @@ func (w *groups) commitIdle() {
 	g.commit()
 }
 
+// rollbackGroup ends the group of a first member that rolls back: nobody
+// else has joined it (members take turns), so the whole transaction goes.
+func (db *DB) rollbackGroup(g *group) {
+	w := db.groups
+	w.mu.Lock()
+	if w.open == g {
+		w.open = nil
+	}
+	w.mu.Unlock()
+	if err := g.tx.Rollback(); err != nil {
+		g.err = fmt.Errorf("rollback: %w", err)
+	} else {
+		g.err = sql.ErrTxDone
+	}
+	close(g.done)
+	<-w.turn
+}
+
 func (g *group) commit() {
 	if err := g.tx.Commit(); err != nil {
 		g.err = fmt.Errorf("commit: %w", err)
@@ -145,6 +171,12 @@ func (g *group) commit() {
 // commit.
 func (t *tx) commitMember(ctx context.Context) error {
 	g := t.group
+	if t.savepoint == "" { // the first member: nothing to release
+		t.done = true
+		t.db.endMember(g, false)
+		<-g.done
+		return g.err
+	}
 	if _, err := t.tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(querySavepointRelease, t.savepoint)); err != nil {
 		// Not released: undo it, and end the group so nothing runs after
 		// a transaction SQLite may have rolled back.
@@ -159,9 +191,15 @@ func (t *tx) commitMember(ctx context.Context) error {
 	return g.err
 }
 
-// rollbackMember undoes a member's writes and commits the others' at once.
+// rollbackMember undoes a member's writes and commits the others' at once;
+// the first member, alone in its group, rolls the transaction back.
 func (t *tx) rollbackMember(ctx context.Context) error {
 	g := t.group
+	if t.savepoint == "" {
+		t.done = true
+		t.db.rollbackGroup(g)
+		return nil
+	}
 	ctx = context.WithoutCancel(ctx)
 	_, err := t.tx.ExecContext(ctx, fmt.Sprintf(querySavepointRollback, t.savepoint))
 	if err == nil {
