@@ -54,6 +54,8 @@ func secs(s float64) string {
 		d = d.Round(time.Second)
 	case d >= time.Millisecond:
 		d = d.Round(100 * time.Microsecond)
+	default:
+		d = d.Round(time.Microsecond)
 	}
 	return d.String()
 }
