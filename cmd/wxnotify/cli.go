@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -109,7 +110,13 @@ func newRootCommand(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		if strings.Contains(err.Error(), "unknown shorthand flag") {
+			// WeChat's template ids may start with '-'.
+			err = fmt.Errorf("%w (an argument that starts with '-', such as a template id, goes after --)", err)
+		}
+		return usageError{err}
+	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", "", "configuration file, TOML (env "+EnvConfig+"; see docs/configuration.md)")
 	pf.StringVar(&g.db, "db", "", "database DSN: sqlite://PATH or postgres://… (env WXNOTIFY_DB; default "+DefaultDB+")")

@@ -25,7 +25,7 @@ func TestTemplateCommands(t *testing.T) {
 	if !strings.Contains(out, id) || !strings.Contains(out, "thing1(商品) time2(时间)") || !strings.Contains(out, "live") {
 		t.Fatalf("template ls:\n%s", out)
 	}
-	if out := e.mustRun("", "template", "alias", demoApp, "order_shipped", id); !strings.Contains(out, "order_shipped → "+id) {
+	if out := e.mustRun("", "template", "alias", "--", demoApp, "order_shipped", id); !strings.Contains(out, "order_shipped → "+id) {
 		t.Fatalf("template alias: %q", out)
 	}
 	if out := e.mustRun("", "template", "truncate", demoApp, "order_shipped", "thing1"); !strings.Contains(out, "truncates: thing1") {
@@ -68,7 +68,7 @@ func TestTemplateCommands(t *testing.T) {
 	if _, errOut, code := e.run("", "template", "add", demoApp, "1001", "2"); code != 3 || !strings.Contains(errOut, "kid_list") {
 		t.Fatalf("template add with one keyword: exit %d, stderr %q; want 3 naming kid_list", code, errOut)
 	}
-	if _, errOut, code := e.run("", "template", "alias", demoApp, "Bad Alias", id); code != 3 || !strings.Contains(errOut, "alias") {
+	if _, errOut, code := e.run("", "template", "alias", "--", demoApp, "Bad Alias", id); code != 3 || !strings.Contains(errOut, "alias") {
 		t.Fatalf("template alias with a bad alias: exit %d, stderr %q; want 3", code, errOut)
 	}
 	if _, _, code := e.run("", "template", "rm", demoApp, "no_such"); code != 4 {
