@@ -36,6 +36,15 @@ func CreditKindsFor(kind MessageKind) (kinds []CreditKind, ofTemplate bool) {
 	return []CreditKind{CreditFormID, CreditPrepayID}, false
 }
 
+// CreditKindNames returns kinds as the strings the store keeps.
+func CreditKindNames(kinds []CreditKind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
 // Legacy credits' lifetimes and uses, as WeChat grants them.
 const (
 	FormIDLifetime = 7 * 24 * time.Hour

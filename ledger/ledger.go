@@ -229,7 +229,8 @@ func (s *Service) SpendCredit(ctx context.Context, appID, openID, templateID str
 	if templateID != "" {
 		kind = wxnotify.MessageSubscribe
 	}
-	kinds := creditKinds(kind)
+	ks, _ := wxnotify.CreditKindsFor(kind)
+	kinds := wxnotify.CreditKindNames(ks)
 	now := s.now()
 	c, err := s.Store.CreditSpend(ctx, &store.CreditSpendParams{
 		AppID: appID, OpenID: openID, TemplateID: templateID, Kinds: kinds, Cutoff: s.cutoff(now), Now: now,
@@ -484,16 +485,6 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
-}
-
-// creditKinds is wxnotify.CreditKindsFor as the store's strings.
-func creditKinds(kind wxnotify.MessageKind) []string {
-	ks, _ := wxnotify.CreditKindsFor(kind)
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = string(k)
-	}
-	return out
 }
 
 // Purge is the credit-purge job: PurgeCredits, logged.

@@ -333,13 +333,10 @@ func (q *Queue) Claim(ctx context.Context, p *ClaimParams) ([]*store.Message, er
 			if m.CreditID != 0 {
 				continue // a retry keeps its credit
 			}
-			kinds, ofTemplate := wxnotify.CreditKindsFor(wxnotify.MessageKind(m.Kind))
-			rp := &store.CreditReserveParams{AppID: m.AppID, OpenID: m.OpenID, Cutoff: cutoff, Now: now}
+			kinds, ofTemplate := creditKinds(wxnotify.MessageKind(m.Kind))
+			rp := &store.CreditReserveParams{AppID: m.AppID, OpenID: m.OpenID, Kinds: kinds, Cutoff: cutoff, Now: now}
 			if ofTemplate {
 				rp.TemplateID = m.TemplateID
-			}
-			for _, k := range kinds {
-				rp.Kinds = append(rp.Kinds, string(k))
 			}
 			need, idx = append(need, rp), append(idx, i)
 		}
@@ -518,21 +515,12 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 				return fmt.Errorf("record attempts: %w", err)
 			}
 		}
-		return e.record(ctx, tx, firstNonZero(dbNow, ps[0].Now))
+		return e.record(ctx, tx, cmp.Or(dbNow, ps[0].Now))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("finish messages: %w", err)
 	}
 	return applied, nil
-}
-
-func firstNonZero(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 // settlements are the credits a transaction kills or refunds: the ones the
@@ -854,14 +842,8 @@ func (q *Queue) RequeueWaiting(ctx context.Context, now, cutoff time.Time) (int6
 		cutoff = now.Add(q.margin())
 	}
 	p := &store.MessageRequeueWaitingParams{Now: now, Cutoff: cutoff}
-	sub, _ := wxnotify.CreditKindsFor(wxnotify.MessageSubscribe)
-	legacy, _ := wxnotify.CreditKindsFor(wxnotify.MessageTemplate)
-	for _, k := range sub {
-		p.SubscribeKinds = append(p.SubscribeKinds, string(k))
-	}
-	for _, k := range legacy {
-		p.TemplateKinds = append(p.TemplateKinds, string(k))
-	}
+	p.SubscribeKinds, _ = creditKinds(wxnotify.MessageSubscribe)
+	p.TemplateKinds, _ = creditKinds(wxnotify.MessageTemplate)
 	n, err := q.Store.MessageRequeueWaiting(ctx, p)
 	if err != nil {
 		return 0, fmt.Errorf("requeue waiting messages: %w", err)
@@ -911,4 +893,10 @@ func (c *Clock) Sync(ctx context.Context, e store.Executor) (time.Duration, erro
 	c.offset = -skew
 	c.mu.Unlock()
 	return skew, nil
+}
+
+// creditKinds is wxnotify.CreditKindsFor as the store's strings.
+func creditKinds(kind wxnotify.MessageKind) ([]string, bool) {
+	ks, ofTemplate := wxnotify.CreditKindsFor(kind)
+	return wxnotify.CreditKindNames(ks), ofTemplate
 }

@@ -237,11 +237,19 @@ func TestE2E_ClockSkewPostgres(t *testing.T) {
 		if got := waitMessage(t, a.url, key, id); got.State != "delivered" {
 			t.Errorf("delayed message %d: %s (%s)", id, got.State, got.LastError)
 		}
+		arrived := 0
 		for _, d := range inbox {
-			if d.Data["thing1"] == fmt.Sprintf("d%d", i) && d.At.Before(sendAt) {
+			if d.Data["thing1"] != fmt.Sprintf("d%d", i) {
+				continue
+			}
+			arrived++
+			if d.At.Before(sendAt) {
 				t.Errorf("delayed message %d (accepted by %s) reached WeChat at %v, %v before its send_at",
 					id, []string{"right", "ahead"}[i%2], d.At, sendAt.Sub(d.At))
 			}
+		}
+		if arrived != 1 {
+			t.Errorf("delayed message %d reached WeChat %d times, want once", id, arrived)
 		}
 	}
 	if logs := b.Stderr(); !strings.Contains(logs, "clock differs from the database's") {
