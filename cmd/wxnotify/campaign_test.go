@@ -46,10 +46,14 @@ func campaignFull() bool { return *campaignFullFlag || os.Getenv("WXNOTIFY_CAMPA
 const campaignPGRestartEnv = "WXNOTIFY_CAMPAIGN_PG_RESTART"
 
 // campaignTuning keeps retries quick, so that a campaign's tail is seconds,
-// not the minutes of the production backoff.
+// not the minutes of the production backoff. With backoffs that short, a
+// message can meet the same burst of 45011 more than once, so it gets more
+// attempts than production's 8 (once, one used all 8 and failed): the
+// campaigns count lost and duplicated messages, not exhausted retries.
 var campaignTuning = []string{
 	"WXNOTIFY_DELIVERY_MIN_BACKOFF=50ms",
 	"WXNOTIFY_DELIVERY_MAX_BACKOFF=2s",
+	"WXNOTIFY_DELIVERY_MAX_ATTEMPTS=20",
 	"WXNOTIFY_LOG_LEVEL=warn",
 }
 
