@@ -92,12 +92,15 @@ type Message struct {
 	BroadcastID    int64  `json:"broadcast_id,omitempty"`
 	ScheduleID     int64  `json:"schedule_id,omitempty"`
 
-	State     MessageState `json:"state"`
-	Attempts  int          `json:"attempts"`
-	MsgID     string       `json:"msgid,omitempty"` // WeChat's id of the delivered message
-	LastError string       `json:"last_error,omitempty"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	State MessageState `json:"state"`
+	// Attempts counts the calls to WeChat that count toward
+	// delivery.max_attempts; a 45011 (the app's per-minute limit) does not,
+	// so the message's attempt list can be longer.
+	Attempts  int       `json:"attempts"`
+	MsgID     string    `json:"msgid,omitempty"` // WeChat's id of the delivered message
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Attempt is one call to WeChat for a message.
@@ -107,7 +110,7 @@ type Attempt struct {
 	At        time.Time `json:"at"`
 	ErrCode   int       `json:"errcode"` // 0 when WeChat accepted; -2 for a network error
 	ErrMsg    string    `json:"errmsg,omitempty"`
-	Class     string    `json:"class,omitempty"` // retry, token, credit, quota, permanent
+	Class     string    `json:"class,omitempty"` // retry, throttle, token, credit, quota, permanent
 	LatencyMS float64   `json:"latency_ms"`
 }
 

@@ -271,6 +271,26 @@ func TestPipeline(t *testing.T) {
 					t.Fatal("not delivered exactly once")
 				}
 			})
+			t.Run("ThrottleDoesNotUseUpRetries", func(t *testing.T) {
+				// 45011 five times, with 2 attempts allowed: the app waits
+				// after each, and the message is still delivered, once.
+				t.Parallel()
+				tb := setup(t, engine)
+				tb.pipeline(t, "a", func(p *delivery.Pipeline) { p.MaxAttempts, p.ThrottlePause = 2, time.Millisecond })
+				tb.grant(t, user, 1)
+				tb.sim.InjectFault(wechatsim.Fault{Path: "/cgi-bin/message/subscribe/send", Count: 5, ErrCode: 45011})
+				m, attempts := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+				if len(attempts) != 6 || attempts[0].ErrCode != 45011 || attempts[0].Class != "throttle" || attempts[5].ErrCode != 0 || attempts[5].N != 6 {
+					t.Fatalf("attempts=%+v, want 5 × 45011 then ok, numbered 1..6", attempts)
+				}
+				if m.Attempts != 1 {
+					t.Fatalf("message attempts=%d, want 1 (45011 does not count)", m.Attempts)
+				}
+				if len(tb.sim.Inbox(appID, user)) != 1 {
+					t.Fatal("not delivered exactly once")
+				}
+			})
 			t.Run("RevokedToken", func(t *testing.T) {
 				t.Parallel()
 				tb := setup(t, engine)

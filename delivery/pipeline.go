@@ -46,6 +46,9 @@ const (
 	// when an app calls an API too often); DefaultAppBurst is its bucket.
 	DefaultAppRate  = 5000
 	DefaultAppBurst = 500
+	// DefaultThrottlePause is the first wait of an app's sends after a 45011.
+	DefaultThrottlePause = time.Second
+
 	// DefaultRetention is how long terminal messages (and their attempts)
 	// are kept for callers to query before the retention job deletes them.
 	DefaultRetention = 30 * 24 * time.Hour
@@ -77,6 +80,10 @@ type Pipeline struct {
 	AppConcurrency int
 	// Retention keeps terminal messages this long (DefaultRetention).
 	Retention time.Duration
+	// ThrottlePause is how long an app's sends wait after its first 45011
+	// in a row (DefaultThrottlePause); each further one doubles it, up to a
+	// minute.
+	ThrottlePause time.Duration
 	// OnAttempt, when set, is called after every WeChat call (metrics).
 	OnAttempt func(m *store.Message, a *store.Attempt)
 
@@ -89,7 +96,15 @@ type Pipeline struct {
 	limiters map[string]*rate.Limiter
 	appSlots map[string]chan struct{} // per-app semaphores, under limMu
 	pauseMu  sync.Mutex
-	paused   map[string]time.Time // appid → paused until (daily quota spent)
+	paused   map[string]appPause // appid → why and until when its sends wait
+}
+
+// appPause holds one app's sends: its daily quota is spent (45009), or it
+// called too often (45011, throttles in a row so far).
+type appPause struct {
+	until     time.Time
+	reason    string
+	throttles int
 }
 
 func (p *Pipeline) init() {
@@ -124,7 +139,8 @@ func (p *Pipeline) init() {
 		p.limiters = make(map[string]*rate.Limiter)
 		p.appSlots = make(map[string]chan struct{})
 		p.AppConcurrency = orInt(p.AppConcurrency, p.Concurrency)
-		p.paused = make(map[string]time.Time)
+		p.paused = make(map[string]appPause)
+		p.ThrottlePause = orDur(p.ThrottlePause, DefaultThrottlePause)
 	})
 }
 
@@ -270,16 +286,17 @@ func (p *Pipeline) record(batch []*queue.FinishParams) {
 // clock, and retries are due RetryAfter from then.
 func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishParams {
 	f := &queue.FinishParams{ID: m.ID, Holder: p.Holder}
-	if until, ok := p.pausedUntil(m.AppID); ok {
-		// The app's daily quota is spent: hold the message, keep its credit.
-		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "app paused: daily quota (45009) spent"
+	if pause, ok := p.pausedUntil(m.AppID); ok {
+		// Hold the message and keep its credit; WeChat was not called, so
+		// the claim's attempt is given back.
+		f.State, f.RetryAfter, f.LastError, f.Uncount = string(wxnotify.MessageQueued), p.untilFromNow(pause.until), "app paused: "+pause.reason, true
 		return f
 	}
 	slot := p.appSlot(m.AppID)
 	slot <- struct{}{}
 	defer func() { <-slot }()
 	if err := p.limiter(m.AppID).Wait(ctx); err != nil {
-		f.State, f.RetryAfter = string(wxnotify.MessageQueued), time.Millisecond // due again at once
+		f.State, f.RetryAfter, f.Uncount = string(wxnotify.MessageQueued), time.Millisecond, true // due again at once
 		return f
 	}
 	tok, err := p.Tokens.Token(ctx, m.AppID)
@@ -320,6 +337,12 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishPara
 		f.LastError = "no answer from WeChat after the request was sent (" + a.ErrMsg + "); it may have been delivered, so it is not sent again"
 	case class == "":
 		f.State, f.MsgID = string(wxnotify.MessageDelivered), msgID
+		p.unthrottle(m.AppID)
+	case class == wechat.ClassThrottle:
+		// The app's per-minute limit: every send of the app waits, longer
+		// for each 45011 in a row, and this one does not use up a retry
+		// (the message's TTL still bounds how long it waits).
+		f.State, f.RetryAfter, f.LastError, f.Uncount = string(wxnotify.MessageQueued), p.untilFromNow(p.throttle(m.AppID)), a.ErrMsg, true
 	case class == wechat.ClassCredit:
 		// This credit is bad: kill it; the next claim takes the user's next
 		// one, or ends in no_credit.
@@ -381,7 +404,7 @@ func (p *Pipeline) call(ctx context.Context, m *store.Message, token string) (st
 // attemptRecord describes a call for the message's history. Network
 // failures have errcode -2 (WeChat's own codes are never below -1).
 func (p *Pipeline) attemptRecord(m *store.Message, start time.Time, err error) *store.Attempt {
-	a := &store.Attempt{MessageID: m.ID, N: m.Attempts, At: start, LatencyMS: float64(p.Now().Sub(start).Microseconds()) / 1000}
+	a := &store.Attempt{MessageID: m.ID, At: start, LatencyMS: float64(p.Now().Sub(start).Microseconds()) / 1000}
 	var we *wechat.Error
 	switch {
 	case err == nil:
@@ -419,20 +442,54 @@ func (p *Pipeline) appSlot(appID string) chan struct{} {
 	return c
 }
 
+// pause holds the app's sends until the daily quota resets.
 func (p *Pipeline) pause(appID string, until time.Time) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if until.After(p.paused[appID]) {
-		p.paused[appID] = until
+	if until.After(p.paused[appID].until) {
+		p.paused[appID] = appPause{until: until, reason: "daily quota (45009) spent"}
 		p.Logger.Warn("app paused: WeChat daily quota spent", "appid", appID, "until", until)
 	}
 }
 
-func (p *Pipeline) pausedUntil(appID string) (time.Time, bool) {
+// throttle holds the app's sends after a 45011: ThrottlePause, doubled for
+// each 45011 in a row up to a minute (WeChat says "retry next minute"), and
+// returns when they may start again. The sends already in flight when the
+// pause began answer 45011 too; they extend nothing but the count.
+func (p *Pipeline) throttle(appID string) time.Time {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	until, ok := p.paused[appID]
-	return until, ok && p.Now().Before(until)
+	now, cur := p.Now(), p.paused[appID]
+	if now.Before(cur.until) {
+		return cur.until
+	}
+	d := min(p.ThrottlePause<<min(cur.throttles, 10), time.Minute)
+	next := appPause{until: now.Add(d), reason: "WeChat's per-minute limit (45011)", throttles: cur.throttles + 1}
+	p.paused[appID] = next
+	p.Logger.Warn("app throttled: WeChat's per-minute limit (45011)", "appid", appID, "pause", d.String(), "in_a_row", next.throttles)
+	return next.until
+}
+
+// unthrottle forgets the app's 45011s in a row after a delivery.
+func (p *Pipeline) unthrottle(appID string) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	if cur, ok := p.paused[appID]; ok && cur.throttles > 0 && !p.Now().Before(cur.until) {
+		delete(p.paused, appID)
+	}
+}
+
+// untilFromNow turns a time on this instance's clock into a wait, which the
+// queue counts from the database's clock.
+func (p *Pipeline) untilFromNow(t time.Time) time.Duration {
+	return max(t.Sub(p.Now()), time.Millisecond)
+}
+
+func (p *Pipeline) pausedUntil(appID string) (appPause, bool) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	cur, ok := p.paused[appID]
+	return cur, ok && p.Now().Before(cur.until)
 }
 
 func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {

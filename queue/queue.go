@@ -407,10 +407,13 @@ type FinishParams struct {
 	RetryAfter time.Duration
 	MsgID      string
 	LastError  string
-	Attempt    *store.Attempt // nil when WeChat was not called; N 0 means the message's Attempts
+	Attempt    *store.Attempt // nil when WeChat was not called; N 0: numbered after the message's last
 	// What to do with the reserved credit.
 	KillCreditReason string // WeChat rejected it: kill it and drop it from the message
 	RefundCredit     bool   // the use was certainly not consumed: give it back and drop it
+	// Uncount gives back the claim's attempt: WeChat was not called, or
+	// refused the app's rate (45011), not the message. Only with queued.
+	Uncount bool
 }
 
 // Validate reports a malformed outcome.
@@ -426,6 +429,8 @@ func (p *FinishParams) Validate() error {
 		return fmt.Errorf("queue: finish %d: a retry needs RunAt or RetryAfter", p.ID)
 	case p.Attempt != nil && p.Attempt.At.IsZero():
 		return fmt.Errorf("queue: finish %d: Attempt.At required", p.ID)
+	case p.Uncount && p.State != string(wxnotify.MessageQueued):
+		return fmt.Errorf("queue: finish %d: Uncount only with a retry (queued)", p.ID)
 	}
 	return nil
 }
@@ -469,7 +474,7 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 				now = dbNow
 			}
 			u := &store.MessageUpdateParams{ID: p.ID, Holder: p.Holder, State: p.State, MsgID: p.MsgID,
-				LastError: p.LastError, DropCredit: p.KillCreditReason != "" || p.RefundCredit, Now: now}
+				LastError: p.LastError, DropCredit: p.KillCreditReason != "" || p.RefundCredit, Uncount: p.Uncount, Now: now}
 			if p.State == string(wxnotify.MessageQueued) {
 				u.RunAt = p.RunAt
 				if u.RunAt.IsZero() {
@@ -496,9 +501,6 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 			if p.Attempt != nil {
 				c := *p.Attempt
 				c.MessageID = m.ID
-				if c.N == 0 {
-					c.N = m.Attempts
-				}
 				a = &c
 				attempts = append(attempts, a)
 			}

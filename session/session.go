@@ -137,7 +137,7 @@ func (s *Service) loginError(ctx context.Context, appID string, err error) error
 			return wxnotify.Errorf(wxnotify.ERATELIMIT, "WeChat login rate limit reached; retry later")
 		}
 	}
-	if wechat.ClassOf(err) == wechat.ClassRetry {
+	if c := wechat.ClassOf(err); c == wechat.ClassRetry || c == wechat.ClassThrottle {
 		s.logger().WarnContext(ctx, "jscode2session unavailable", "appid", appID, "err", err)
 		return wxnotify.Errorf(wxnotify.EUNAVAILABLE, "WeChat login is unavailable; retry later")
 	}

@@ -330,7 +330,9 @@ type Executor interface {
 	// the message's template for subscribe messages, p.TemplateKinds of
 	// any template for legacy ones, expiring after p.Cutoff.
 	MessageRequeueWaiting(ctx context.Context, p *MessageRequeueWaitingParams) (int64, error)
-	// AttemptInsertMany stores calls to WeChat, all or none.
+	// AttemptInsertMany stores calls to WeChat, all or none. An attempt with
+	// N 0 is numbered after the message's last, and its N set; at most one
+	// per message may be so numbered in one call.
 	AttemptInsertMany(ctx context.Context, as []*Attempt) error
 
 	// MessageGet returns a message, or ErrNotFound.

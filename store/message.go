@@ -122,7 +122,11 @@ type MessageUpdateParams struct {
 	MsgID      string    // WeChat's msgid; "": unchanged
 	LastError  string
 	DropCredit bool // forget the reserved credit (killed, refunded or gone)
-	Now        time.Time
+	// Uncount takes back one of the message's Attempts: the claim counted a
+	// call that does not count toward giving up (WeChat was not called, or
+	// refused the app's rate, not the message).
+	Uncount bool
+	Now     time.Time
 }
 
 // Validate reports a malformed update.
@@ -171,6 +175,9 @@ type EventFindSentParams struct {
 // Attempt is one call to WeChat for a message; N counts from 1.
 type Attempt struct {
 	MessageID int64
+	// N numbers the message's calls from 1; 0 on insert: after its last.
+	// It can exceed Message.Attempts, which counts only the calls that
+	// count toward giving up.
 	N         int
 	At        time.Time
 	ErrCode   int
@@ -193,4 +200,30 @@ type MessageListParams struct {
 type MessageCountsParams struct {
 	AppID       string
 	BroadcastID int64
+}
+
+// NumberAttempts sets the N of the attempts inserted with N 0 from the
+// (message id, n) pairs next yields, for drivers of AttemptInsertMany.
+func NumberAttempts(as []*Attempt, next func(id *int64, n *int) (bool, error)) error {
+	numbered := make(map[int64]int, len(as))
+	for {
+		var (
+			id int64
+			n  int
+		)
+		ok, err := next(&id, &n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		numbered[id] = max(numbered[id], n)
+	}
+	for _, a := range as {
+		if a.N == 0 {
+			a.N = numbered[a.MessageID]
+		}
+	}
+	return nil
 }

@@ -372,7 +372,7 @@ func TestSendSubscribe_Errcodes(t *testing.T) {
 		want wechat.Class
 	}{
 		{-1, wechat.ClassRetry},
-		{45011, wechat.ClassRetry},
+		{45011, wechat.ClassThrottle},
 		{40001, wechat.ClassToken},
 		{40014, wechat.ClassToken},
 		{41001, wechat.ClassToken},

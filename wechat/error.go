@@ -15,11 +15,16 @@ type Class string
 
 const (
 	// ClassRetry: nothing is known to be wrong with the request; send it again
-	// later, with backoff. WeChat was busy (-1), the per-minute limit was hit
-	// (45011), the network failed or timed out, the answer was HTTP 5xx, 408
-	// or 429, or its body was cut short or garbled. A send that fails this way
-	// may or may not have been delivered.
+	// later, with backoff. WeChat was busy (-1), the network failed or timed
+	// out, the answer was HTTP 5xx, 408 or 429, or its body was cut short or
+	// garbled. A send that fails this way may or may not have been delivered.
 	ClassRetry Class = "retry"
+
+	// ClassThrottle: the app called the endpoint too often (45011, "retry
+	// next minute"). Nothing is wrong with the request, nor was it delivered:
+	// slow the whole app down, then send it again. It is the app's limit,
+	// not the message's fault, so it should not use up the message's retries.
+	ClassThrottle Class = "throttle"
 
 	// ClassToken: the access_token is invalid or expired (40001, 40014,
 	// 41001, 42001). Fetch a new token, then retry. On the token and login
@@ -81,7 +86,7 @@ func classOfCode(endpoint string, code int) Class {
 	case -1: // system error: "系统繁忙,此时请开发者稍候再试"
 		return ClassRetry
 	case 45011: // api minute-quota reach limit, must slower, retry next minute
-		return ClassRetry
+		return ClassThrottle
 
 	case 40001: // invalid credential: access_token invalid or not latest;
 		// from the token and login endpoints it means the AppSecret is wrong

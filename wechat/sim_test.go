@@ -283,7 +283,7 @@ func TestSim_SendSubscribe(t *testing.T) {
 		requireErrcode(t, send(), -1, wechat.ClassRetry)
 
 		inject(wechatsim.Fault{ErrCode: 45011})
-		requireErrcode(t, send(), 45011, wechat.ClassRetry)
+		requireErrcode(t, send(), 45011, wechat.ClassThrottle)
 
 		inject(wechatsim.Fault{ErrCode: 45009})
 		requireErrcode(t, send(), 45009, wechat.ClassQuota)

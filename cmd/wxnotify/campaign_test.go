@@ -45,15 +45,14 @@ func campaignFull() bool { return *campaignFullFlag || os.Getenv("WXNOTIFY_CAMPA
 // connections through pgProxy.
 const campaignPGRestartEnv = "WXNOTIFY_CAMPAIGN_PG_RESTART"
 
-// campaignTuning keeps retries quick, so that a campaign's tail is seconds,
-// not the minutes of the production backoff. With backoffs that short, a
-// message can meet the same burst of 45011 more than once, so it gets more
-// attempts than production's 8 (once, one used all 8 and failed): the
-// campaigns count lost and duplicated messages, not exhausted retries.
+// campaignTuning keeps retries and 45011 pauses quick, so that a campaign's
+// tail is seconds, not the minutes of the production backoff. The attempts
+// allowed are production's: a 45011 does not count toward them (once, when
+// it did, one message met the same burst 20 times and failed).
 var campaignTuning = []string{
 	"WXNOTIFY_DELIVERY_MIN_BACKOFF=50ms",
 	"WXNOTIFY_DELIVERY_MAX_BACKOFF=2s",
-	"WXNOTIFY_DELIVERY_MAX_ATTEMPTS=20",
+	"WXNOTIFY_DELIVERY_THROTTLE_PAUSE=50ms",
 	"WXNOTIFY_LOG_LEVEL=warn",
 }
 

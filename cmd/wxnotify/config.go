@@ -81,6 +81,7 @@ type DeliveryConfig struct {
 	PollInterval        Duration
 	MaxAttempts         int
 	MinBackoff          Duration
+	ThrottlePause       Duration
 	MaxBackoff          Duration
 	AppRate             float64
 	AppBurst            int
@@ -229,6 +230,13 @@ var settings = []setting{
 			return between(10*time.Millisecond, 24*time.Hour).check(v, c)
 		}),
 		doc: "longest wait before a retry",
+	},
+	{
+		key:   "delivery.throttle_pause",
+		field: func(c *Config) any { return &c.Delivery.ThrottlePause },
+		def:   delivery.DefaultThrottlePause, allow: between(10*time.Millisecond, time.Minute),
+		doc: "how long an app's sends wait after WeChat answers 45011 (too many calls this minute); it doubles " +
+			"for each 45011 in a row, up to a minute, and such a call does not count toward `max_attempts`",
 	},
 	{
 		key: "delivery.app_rate", flag: "app-rate",
@@ -431,6 +439,7 @@ func (c *Config) instanceOptions() instanceOptions {
 		MaxAttempts:          c.Delivery.MaxAttempts,
 		MinBackoff:           c.Delivery.MinBackoff.Duration,
 		MaxBackoff:           c.Delivery.MaxBackoff.Duration,
+		ThrottlePause:        c.Delivery.ThrottlePause.Duration,
 		AppRate:              c.Delivery.AppRate,
 		AppBurst:             c.Delivery.AppBurst,
 		Retention:            c.Delivery.Retention.Duration,

@@ -35,16 +35,17 @@ type instanceOptions struct {
 	WeChatURL string
 
 	// delivery.Pipeline
-	Concurrency  int
-	ClaimBatch   int
-	LeaseTTL     time.Duration
-	PollInterval time.Duration
-	MaxAttempts  int
-	MinBackoff   time.Duration
-	MaxBackoff   time.Duration
-	AppRate      float64
-	AppBurst     int
-	Retention    time.Duration
+	Concurrency   int
+	ClaimBatch    int
+	LeaseTTL      time.Duration
+	PollInterval  time.Duration
+	MaxAttempts   int
+	MinBackoff    time.Duration
+	MaxBackoff    time.Duration
+	ThrottlePause time.Duration
+	AppRate       float64
+	AppBurst      int
+	Retention     time.Duration
 	// WebhookAllowPrivate lets webhooks reach internal addresses.
 	WebhookAllowPrivate bool
 
@@ -127,7 +128,7 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 		Queue: in.queue, Tokens: in.tokens, Client: client, Logger: log, Holder: o.Holder, Now: local,
 		Concurrency: o.Concurrency, LeaseTTL: o.LeaseTTL, AppRate: o.AppRate,
 		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxAttempts: o.MaxAttempts,
-		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, AppBurst: o.AppBurst,
+		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, ThrottlePause: o.ThrottlePause, AppBurst: o.AppBurst,
 		Retention: o.Retention,
 	}
 	in.templates = &catalog.Service{Store: st, Queue: in.queue, Client: client, Tokens: in.tokens, Logger: log, Now: local}

@@ -275,16 +275,16 @@ func (e *executor) MessageUpdateMany(ctx context.Context, ps []*store.MessageUpd
 	var (
 		ids                           = make([]int64, n)
 		holders, states, msgIDs, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		drop                          = make([]bool, n)
+		drop, uncount                 = make([]bool, n), make([]bool, n)
 		runAt, now                    = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 	)
 	for j, i := range order {
 		p := ps[i]
 		ids[j], holders[j], states[j], msgIDs[j], errs[j] = p.ID, p.Holder, p.State, p.MsgID, p.LastError
-		drop[j] = p.DropCredit
+		drop[j], uncount[j] = p.DropCredit, p.Uncount
 		runAt[j], now[j] = timestamptz(p.RunAt), timestamptz(p.Now)
 	}
-	rows, err := e.q.Query(ctx, queryMessageUpdateMany, ids, holders, states, runAt, msgIDs, errs, drop, now)
+	rows, err := e.q.Query(ctx, queryMessageUpdateMany, ids, holders, states, runAt, msgIDs, errs, drop, now, uncount)
 	if err != nil {
 		return nil, fmt.Errorf("update messages: %w", err)
 	}
@@ -325,7 +325,19 @@ func (e *executor) AttemptInsertMany(ctx context.Context, as []*store.Attempt) e
 		ids[i], ns[i], codes[i], ats[i] = a.MessageID, int32(a.N), int32(a.ErrCode), timestamptz(a.At)
 		errMsgs[i], classes[i], latencies[i] = a.ErrMsg, a.Class, a.LatencyMS
 	}
-	_, err := e.q.Exec(ctx, queryAttemptInsertMany, ids, ns, ats, codes, errMsgs, classes, latencies)
+	rs, err := e.q.Query(ctx, queryAttemptInsertMany, ids, ns, ats, codes, errMsgs, classes, latencies)
+	if err == nil {
+		err = store.NumberAttempts(as, func(id *int64, n *int) (bool, error) {
+			if !rs.Next() {
+				return false, rs.Err()
+			}
+			return true, rs.Scan(id, n)
+		})
+		rs.Close()
+		if err == nil {
+			err = rs.Err()
+		}
+	}
 	if pgCode(err) == codeUniqueViolation {
 		return store.ErrConflict
 	} else if err != nil {

@@ -204,7 +204,7 @@ func (e *executor) MessageUpdateMany(ctx context.Context, ps []*store.MessageUpd
 	// one of several matches at random.
 	var (
 		first   = make(map[int64]int, len(ps))
-		updates = make([][7]any, 0, len(ps)) // [id, holder, state, run_at, msgid, last_error, now]
+		updates = make([][8]any, 0, len(ps)) // [id, holder, state, run_at, msgid, last_error, now, uncount]
 		drops   bool
 	)
 	for i, p := range ps {
@@ -212,7 +212,11 @@ func (e *executor) MessageUpdateMany(ctx context.Context, ps []*store.MessageUpd
 			continue
 		}
 		first[p.ID] = i
-		updates = append(updates, [7]any{p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError, timeArg(p.Now)})
+		uncount := 0
+		if p.Uncount {
+			uncount = 1
+		}
+		updates = append(updates, [8]any{p.ID, p.Holder, p.State, timeArg(p.RunAt), p.MsgID, p.LastError, timeArg(p.Now), uncount})
 		drops = drops || p.DropCredit
 	}
 	js, err := json.Marshal(updates)
@@ -281,7 +285,19 @@ func (e *executor) AttemptInsertMany(ctx context.Context, as []*store.Attempt) e
 	if err != nil {
 		return fmt.Errorf("insert attempts: %w", err)
 	}
-	if _, err := e.write.ExecContext(ctx, queryAttemptInsertMany, string(js)); isUniqueViolation(err) {
+	rs, err := e.write.QueryContext(ctx, queryAttemptInsertMany, string(js))
+	if err == nil {
+		err = store.NumberAttempts(as, func(id *int64, n *int) (bool, error) {
+			if !rs.Next() {
+				return false, rs.Err()
+			}
+			return true, rs.Scan(id, n)
+		})
+		if cerr := rs.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if isUniqueViolation(err) {
 		return fmt.Errorf("insert attempts: %w", store.ErrConflict)
 	} else if err != nil {
 		return fmt.Errorf("insert attempts: %w", err)

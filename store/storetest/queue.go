@@ -168,6 +168,37 @@ func exerciseQueue(t *testing.T, newDB NewDBFunc) {
 		o.expectEnded(t)
 	})
 
+	t.Run("FinishUncount", func(t *testing.T) {
+		// A retry that does not count (45011) gives back the claim's attempt
+		// but keeps its record: the calls are numbered on, the count is not.
+		t.Parallel()
+		ctx, s, q, _ := setup(t)
+		mustInsertCredits(ctx, t, s, longTermCredit(app, userA, tpl, testNow))
+		id := resultIDs(mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, "")))[0]
+		at := testNow
+		for i, uncount := range []bool{true, true, false} {
+			claimAt(ctx, t, s, "i1", at, 10)
+			at = at.Add(time.Second)
+			applied, err := q.Finish(ctx, []*queue.FinishParams{{ID: id, Holder: "i1", Now: at, State: "queued",
+				RetryAfter: time.Millisecond, Uncount: uncount,
+				Attempt: &store.Attempt{At: at, ErrCode: 45011, ErrMsg: "minute quota", Class: "throttle"}}})
+			if err != nil || !applied[0] {
+				t.Fatalf("Finish %d: %v, %v", i, applied, err)
+			}
+			at = at.Add(time.Second)
+		}
+		if m := mustGetMessage(ctx, t, s, id); m.State != "queued" || m.Attempts != 1 {
+			t.Fatalf("message after 2 uncounted and 1 counted retries: %+v, want queued with 1 attempt", m)
+		}
+		a, err := s.MessageAttempts(ctx, id)
+		if err != nil || len(a) != 3 || a[0].N != 1 || a[1].N != 2 || a[2].N != 3 {
+			t.Fatalf("attempts: %+v, %v; want 3 numbered 1..3", a, err)
+		}
+		if _, err := q.Finish(ctx, []*queue.FinishParams{{ID: id, Holder: "i1", Now: at, State: "failed", Uncount: true}}); err == nil {
+			t.Fatal("Uncount with a terminal state accepted")
+		}
+	})
+
 	t.Run("FinishAtomic", func(t *testing.T) {
 		t.Parallel()
 		ctx, s, q, o := setup(t)

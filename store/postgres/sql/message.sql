@@ -148,8 +148,8 @@ UPDATE message m
 -- credit and drops it in a second statement.
 WITH u AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                         $7::boolean[], $8::timestamptz[])
-        AS u (id, holder, state, run_at, msgid, last_error, drop_credit, now)
+                         $7::boolean[], $8::timestamptz[], $9::boolean[])
+        AS u (id, holder, state, run_at, msgid, last_error, drop_credit, now, uncount)
 ), old AS MATERIALIZED (
     SELECT m.id, m.credit_id, m.credit_value
       FROM message m JOIN u ON u.id = m.id
@@ -159,6 +159,7 @@ WITH u AS (
 )
 UPDATE message m
    SET state        = u.state,
+       attempts     = CASE WHEN u.uncount AND m.attempts > 0 THEN m.attempts - 1 ELSE m.attempts END,
        run_at       = coalesce(u.run_at, m.run_at),
        msgid        = CASE WHEN u.msgid <> '' THEN u.msgid ELSE m.msgid END,
        last_error   = u.last_error,
@@ -192,9 +193,15 @@ UPDATE message m
 
 -- name: AttemptInsertMany
 -- A batch of attempts in one statement (SQLite: a JSON array).
+-- An n of 0 numbers the attempt after the message's last.
 INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
-SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::text[],
-                     $7::double precision[]);
+SELECT u.id,
+       CASE WHEN u.n > 0 THEN u.n
+            ELSE (SELECT coalesce(max(a.n), 0) + 1 FROM attempt a WHERE a.message_id = u.id) END,
+       u.at, u.errcode, u.errmsg, u.class, u.latency_ms
+  FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::text[],
+              $7::double precision[]) AS u (id, n, at, errcode, errmsg, class, latency_ms)
+RETURNING message_id, n;
 
 -- name: MessageGet
 SELECT id, appid, openid, kind, template_id, data, page, miniprogram_state, lang,

@@ -110,7 +110,7 @@ UPDATE message
 
 -- name: MessageUpdateMany
 -- Applies a batch of updates: ?1 is a JSON array of [id, holder, state,
--- run_at, msgid, last_error, now], each id once (UPDATE ... FROM would
+-- run_at, msgid, last_error, now, uncount (0 or 1)], each id once (UPDATE ... FROM would
 -- apply one of several matches at random). A non-empty holder makes its
 -- update conditional on the message being sending and claimed by it. A
 -- NULL run_at keeps the due time; an empty msgid keeps the msgid. It leaves
@@ -121,6 +121,7 @@ UPDATE message
 -- statements.
 UPDATE message
    SET state       = u.value ->> 2,
+       attempts    = max(message.attempts - (u.value ->> 7), 0),
        run_at      = coalesce(u.value ->> 3, message.run_at),
        msgid       = CASE WHEN u.value ->> 4 <> '' THEN u.value ->> 4 ELSE message.msgid END,
        last_error  = u.value ->> 5,
@@ -208,10 +209,14 @@ DELETE FROM message WHERE id IN (SELECT value FROM json_each(?1));
 
 -- name: AttemptInsertMany
 -- ?1 is a JSON array of [message_id, n, at, errcode, errmsg, class,
--- latency_ms].
+-- latency_ms]; an n of 0 numbers the attempt after the message's last.
 INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
-  FROM json_each(?1);
+SELECT value ->> 0,
+       CASE WHEN value ->> 1 > 0 THEN value ->> 1
+            ELSE (SELECT coalesce(max(a.n), 0) + 1 FROM attempt a WHERE a.message_id = value ->> 0) END,
+       value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+  FROM json_each(?1)
+RETURNING message_id, n;
 
 -- name: AttemptList
 SELECT message_id, n, at, errcode, errmsg, class, latency_ms
