@@ -62,22 +62,69 @@ type ErrorBody struct {
 
 // DataValue is a keyword's value in a request body. It encodes as a plain
 // string, and decodes from a plain string or from WeChat's own form
-// {"value": "…"}, so a payload written for WeChat works unchanged.
+// {"value": "…"}, so a payload written for WeChat works unchanged. As at
+// WeChat, whose reference gives data as {"key": {"value": any}}, the value
+// may also be a JSON number, in either form: it becomes the number's text
+// exactly as written (123 is "123", 1.50 is "1.50"; no float on the way, so
+// nothing is rounded), which the keyword rules then check like any string.
 type DataValue string
 
-// UnmarshalJSON accepts "v" and {"value":"v"}.
+// UnmarshalJSON accepts "v", a number, and {"value": either}; true, false,
+// null and anything else are refused, saying which was given.
 func (v *DataValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*v = DataValue(s)
-		return nil
+	b = trimJSONSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var o struct {
+			Value json.RawMessage `json:"value"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil || o.Value == nil {
+			return fmt.Errorf(`want a string or a number, or {"value": string or number}`)
+		}
+		b = trimJSONSpace(o.Value)
 	}
-	var o struct {
-		Value *string `json:"value"`
+	s, err := dataValueText(b)
+	if err != nil {
+		return err
 	}
-	if err := json.Unmarshal(b, &o); err != nil || o.Value == nil {
-		return fmt.Errorf(`want a string or {"value": string}`)
-	}
-	*v = DataValue(*o.Value)
+	*v = DataValue(s)
 	return nil
+}
+
+// dataValueText reads a JSON string or number as the text WeChat shows.
+func dataValueText(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "", fmt.Errorf("want a string or a number")
+	}
+	switch c := b[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", fmt.Errorf("want a string or a number: %v", err)
+		}
+		return s, nil
+	case c == '-' || c >= '0' && c <= '9':
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return "", fmt.Errorf("want a string or a number: %v", err)
+		}
+		return n.String(), nil
+	case c == 't' || c == 'f':
+		return "", fmt.Errorf("a boolean is not a keyword value; send it as a string, such as \"是\"")
+	case c == 'n':
+		return "", fmt.Errorf("null is not a keyword value; leave the keyword out or send a string")
+	default:
+		return "", fmt.Errorf("want a string or a number, not an array or object")
+	}
+}
+
+// trimJSONSpace removes the whitespace JSON allows around a value.
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }

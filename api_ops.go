@@ -104,6 +104,21 @@ type AccessTokenInvalidateRequest struct {
 	AccessToken string `json:"access_token"`
 }
 
+// CreditAddRequest is the body of POST /v1/apps/{appid}/credits: legacy
+// credits the backend holds for a user: prepay_ids from WeChat Pay (3 uses
+// each) or form_ids it collected itself (1 use), each usable for 7 days.
+type CreditAddRequest struct {
+	OpenID string     `json:"openid"`
+	Kind   CreditKind `json:"kind"` // form_id or prepay_id
+	Values []string   `json:"values"`
+}
+
+// CreditAddResponse says how many of the values were new (a value stored
+// before, or the DevTools mock form_id, is not).
+type CreditAddResponse struct {
+	Added int `json:"added"`
+}
+
 // CreditStats answers GET /v1/apps/{appid}/credits/stats: usable credits per
 // (kind, template), or per user when ?openid= names one.
 type CreditStats struct {

@@ -2,6 +2,7 @@ package wxnotify_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/wxnotify/wxnotify"
@@ -46,10 +47,42 @@ func TestDataValue_JSON(t *testing.T) {
 	if err != nil || string(b) != `{"thing1":"书","time2":"15:01"}` {
 		t.Fatalf("encoded %s, %v", b, err)
 	}
-	for _, bad := range []string{`1`, `{}`, `{"value":null}`, `["v"]`} {
+	for _, bad := range []string{`{}`, `{"value":null}`, `["v"]`, `true`, `null`, `{"value":false}`, `{"value":{"value":"v"}}`, `{"value":[1]}`} {
 		var v wxnotify.DataValue
 		if err := json.Unmarshal([]byte(bad), &v); err == nil {
 			t.Errorf("%s decoded to %q", bad, v)
+		}
+	}
+}
+
+// A JSON number is a value, as at WeChat, kept as the text it was written
+// with: no float on the way, so no digit is lost or added.
+func TestDataValue_JSONNumber(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`123`:                                "123",
+		`1.50`:                               "1.50",
+		` 0 `:                                "0",
+		`12345678901234567890123456789`:      "12345678901234567890123456789",
+		`{"value":-5}`:                       "-5",
+		`{"value": 1e3, "color": "#173177"}`: "1e3",
+	} {
+		var v wxnotify.DataValue
+		if err := json.Unmarshal([]byte(in), &v); err != nil || string(v) != want {
+			t.Errorf("%s decoded to %q, %v; want %q", in, v, err, want)
+		}
+	}
+	var req wxnotify.MessageRequest
+	if err := json.Unmarshal([]byte(`{"data":{"number1":{"value":123},"amount2":99.90}}`), &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.Data["number1"] != "123" || req.Data["amount2"] != "99.90" {
+		t.Fatalf("data %v", req.Data)
+	}
+	for in, want := range map[string]string{`true`: "boolean", `{"value":null}`: "null", `[]`: "array"} {
+		var v wxnotify.DataValue
+		if err := json.Unmarshal([]byte(in), &v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to say %q", in, err, want)
 		}
 	}
 }

@@ -32,6 +32,12 @@ const (
 	MaxBroadcastRecipients = 1_000_000
 	// MaxBroadcastBodyBytes bounds the request body of POST /v1/broadcasts.
 	MaxBroadcastBodyBytes = 200 << 20
+	// MaxBroadcastLineBytes bounds one line of an NDJSON body (the header
+	// or one recipient) and one recipient of the JSON form, as sent (JSON
+	// escapes included), and the header fields before "recipients". The
+	// server refuses a longer one as soon as it has read this much of it,
+	// so an upload holds at most about this much of its body in memory.
+	MaxBroadcastLineBytes = 64 << 10
 	// MaxBroadcastUpload bounds how long one broadcast upload may take. A
 	// broadcast still accepting after this was cut short by a crash: the
 	// service marks it aborted (the recipients stored are still sent).

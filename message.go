@@ -110,7 +110,7 @@ type Attempt struct {
 	At        time.Time `json:"at"`
 	ErrCode   int       `json:"errcode"` // 0 when WeChat accepted; -2 for a network error
 	ErrMsg    string    `json:"errmsg,omitempty"`
-	Class     string    `json:"class,omitempty"` // retry, throttle, token, credit, quota, permanent
+	Class     string    `json:"class,omitempty"` // retry, throttle, token, credit, quota, permanent, ambiguous (the answer was lost after the request was sent)
 	LatencyMS float64   `json:"latency_ms"`
 }
 

@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzValidateKeyword: the keyword rules never panic, answer the same twice,
-// and what they accept keeps the documented bounds.
+// and what they accept keeps the documented bounds. The verdicts themselves
+// are pinned by testdata/keyword_rules.tsv (TestKeywordRulesGolden).
 func FuzzValidateKeyword(f *testing.F) {
 	for _, s := range [][2]string{
 		{"thing", "书"}, {"number", "12.5"}, {"amount", "￥100.00元"}, {"time", "2019年10月1日 15:01~16:00"},
@@ -22,6 +23,11 @@ func FuzzValidateKeyword(f *testing.F) {
 		{"number", "0A"}, {"amount", "￥0."}, {"amount", "0000元0元"}, {"time", "00月0日0:00~ 0:00"},
 		{"time", "10月1日 15:01~"}, {"car_number", "AAAA"}, {"car_number", "A@"}, {"phone_number", "A"},
 		{"letter", "A0"}, {"character_string", "0! "}, {"symbol", "0"}, {"0", "00000000000000000000000000"},
+		// The boundaries of testdata/keyword_rules.tsv: a decimal point that
+		// does not count as a digit, signs, impossible dates, full-width forms.
+		{"number", "1234567890123456789012345678901.5"}, {"number", "-1"}, {"amount", "₩5000"},
+		{"date", "2019-02-29"}, {"time", "2020-02-29 23:59:59~00:00"}, {"time", "15：01"},
+		{"name", "Tom & Jerry"}, {"phone_number", "*#06#"}, {"car_number", "粤"}, {"thing", "   "},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -38,7 +44,8 @@ func FuzzValidateKeyword(f *testing.F) {
 		}
 		n := utf8.RuneCountInString(value)
 		limits := map[wxnotify.KeywordType]int{
-			wxnotify.KeywordThing: wxnotify.MaxThingLen, wxnotify.KeywordNumber: wxnotify.MaxNumberLen,
+			// A number has up to MaxNumberLen digits and one decimal point.
+			wxnotify.KeywordThing: wxnotify.MaxThingLen, wxnotify.KeywordNumber: wxnotify.MaxNumberLen + 1,
 			wxnotify.KeywordLetter: wxnotify.MaxLetterLen, wxnotify.KeywordSymbol: wxnotify.MaxSymbolLen,
 			wxnotify.KeywordCharacterString: wxnotify.MaxCharacterStringLen, wxnotify.KeywordPhoneNumber: wxnotify.MaxPhoneNumberLen,
 			wxnotify.KeywordCarNumber: wxnotify.MaxCarNumberLen, wxnotify.KeywordName: wxnotify.MaxNameLatinLen,
@@ -46,6 +53,9 @@ func FuzzValidateKeyword(f *testing.F) {
 		}
 		if max, ok := limits[wxnotify.KeywordType(typ)]; ok && n > max {
 			t.Fatalf("ValidateKeyword(%q, %q) accepted %d characters, limit %d", typ, value, n, max)
+		}
+		if typ == string(wxnotify.KeywordNumber) && strings.Count(value, ".") > 1 {
+			t.Fatalf("ValidateKeyword(number, %q) accepted two decimal points", value)
 		}
 		if typ == string(wxnotify.KeywordThing) {
 			if cut, did := wxnotify.TruncateThing(value); did || cut != value {

@@ -1,11 +1,144 @@
 package wxnotify_test
 
 import (
+	"bufio"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wxnotify/wxnotify"
 )
+
+// keywordCase is one row of testdata/keyword_rules.tsv.
+type keywordCase struct {
+	line   int
+	typ    wxnotify.KeywordType
+	value  string
+	ok     bool
+	reason string
+}
+
+// readKeywordRules reads the golden file of keyword rules: tab-separated
+// type, value (Go-quoted when it starts with a quote), verdict and reason,
+// after a header line; lines starting with # are comments.
+func readKeywordRules(tb testing.TB, path string) []keywordCase {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var cases []keywordCase
+	header := false
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) != 4 {
+			tb.Fatalf("%s:%d: %d columns, want 4", path, n, len(cols))
+		}
+		if !header {
+			if got := strings.Join(cols, ","); got != "type,value,verdict,reason" {
+				tb.Fatalf("%s:%d: header %q", path, n, got)
+			}
+			header = true
+			continue
+		}
+		value := cols[1]
+		if strings.HasPrefix(value, `"`) {
+			if value, err = strconv.Unquote(value); err != nil {
+				tb.Fatalf("%s:%d: value %s: %v", path, n, cols[1], err)
+			}
+		}
+		if cols[2] != "ok" && cols[2] != "invalid" {
+			tb.Fatalf("%s:%d: verdict %q, want ok or invalid", path, n, cols[2])
+		}
+		cases = append(cases, keywordCase{n, wxnotify.KeywordType(cols[0]), value, cols[2] == "ok", cols[3]})
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return cases
+}
+
+// TestKeywordRulesGolden runs every boundary value of the golden file
+// through ValidateKeyword. The simulator runs the same file
+// (wechatsim.TestValidValueGolden).
+func TestKeywordRulesGolden(t *testing.T) {
+	t.Parallel()
+	cases := readKeywordRules(t, "testdata/keyword_rules.tsv")
+	if len(cases) < 200 {
+		t.Fatalf("%d cases, want at least 200", len(cases))
+	}
+	for _, c := range cases {
+		msg := wxnotify.ValidateKeyword(c.typ, c.value)
+		if got := msg == ""; got != c.ok {
+			t.Errorf("keyword_rules.tsv:%d: ValidateKeyword(%s, %q) = %q, want ok=%v (%s)", c.line, c.typ, c.value, msg, c.ok, c.reason)
+		}
+		if msg != "" && !strings.HasPrefix(msg, string(c.typ)+": ") {
+			t.Errorf("keyword_rules.tsv:%d: %q does not name the rule %s", c.line, msg, c.typ)
+		}
+	}
+}
+
+// Every type of WeChat's table has values on both sides of its rule, and
+// every reason the golden file gives is explained in docs/wechat.md.
+func TestKeywordRulesGolden_Coverage(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("docs/wechat.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[wxnotify.KeywordType][2]int{}
+	for _, c := range readKeywordRules(t, "testdata/keyword_rules.tsv") {
+		if !strings.Contains(string(doc), "`"+c.reason+"`") {
+			t.Errorf("keyword_rules.tsv:%d: reason %q is not in docs/wechat.md", c.line, c.reason)
+		}
+		n := seen[c.typ]
+		if c.ok {
+			n[0]++
+		} else {
+			n[1]++
+		}
+		seen[c.typ] = n
+	}
+	for _, typ := range []wxnotify.KeywordType{
+		wxnotify.KeywordThing, wxnotify.KeywordNumber, wxnotify.KeywordLetter, wxnotify.KeywordSymbol,
+		wxnotify.KeywordCharacterString, wxnotify.KeywordTime, wxnotify.KeywordDate, wxnotify.KeywordAmount,
+		wxnotify.KeywordPhoneNumber, wxnotify.KeywordCarNumber, wxnotify.KeywordName, wxnotify.KeywordPhrase,
+		wxnotify.KeywordEnum,
+	} {
+		if n := seen[typ]; n[0] == 0 || n[1] == 0 {
+			t.Errorf("%s: %d ok and %d invalid values, want both", typ, n[0], n[1])
+		}
+	}
+}
+
+// A refusal names the rule and quotes WeChat's wording of it.
+func TestValidateKeyword_Explains(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		typ  wxnotify.KeywordType
+		v    string
+		want string
+	}{
+		{wxnotify.KeywordNumber, "-1", "number: at most 32 digits"},
+		{wxnotify.KeywordNumber, "-1", "(WeChat: 32位以内数字; 只能数字,可带小数)"},
+		{wxnotify.KeywordTime, "10月1日 15:01", "time: a 24-hour time"},
+		{wxnotify.KeywordThing, "", "thing: must not be empty"},
+		{wxnotify.KeywordPhrase, "  ", "phrase: must not be only spaces"},
+		{wxnotify.KeywordLegacy, "", "must not be empty"},
+	} {
+		if got := wxnotify.ValidateKeyword(tt.typ, tt.v); !strings.Contains(got, tt.want) {
+			t.Errorf("ValidateKeyword(%s, %q) = %q, want it to contain %q", tt.typ, tt.v, got, tt.want)
+		}
+	}
+}
 
 func TestValidateKeyword(t *testing.T) {
 	t.Parallel()

@@ -35,6 +35,18 @@ type TokenStatus struct {
 	LeaseHolder string    `json:"lease_holder,omitempty"`
 	LastError   string    `json:"last_error,omitempty"` // the last refresh failure, with WeChat's errcode
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// SentToday counts the app's delivered sends of this quota day (the
+	// Beijing-time date) per kind, against its daily send limits; at a
+	// limit the app's sends of that kind wait for the next quota day.
+	SentToday []DailySendStatus `json:"sent_today"`
+}
+
+// DailySendStatus is one kind's sends of the day and its limit.
+type DailySendStatus struct {
+	Kind  MessageKind `json:"kind"`
+	Day   string      `json:"day"` // YYYY-MM-DD, Beijing time
+	Sent  int64       `json:"sent"`
+	Limit int64       `json:"limit"`
 }
 
 // TokenService is the one place that holds each app's access_token.

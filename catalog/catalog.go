@@ -82,11 +82,22 @@ type Service struct {
 	// the sync's error), for metrics and tests.
 	OnSync func(appID string, added, removed int, err error)
 
-	mu    sync.Mutex
-	cache map[string]*appCatalog
-	gen   map[string]uint64 // bumped by every change made here
-	group singleflight.Group
+	// MissSyncInterval bounds the syncs Validate makes for a template it
+	// does not know, per app; 0 means DefaultMissSyncInterval.
+	MissSyncInterval time.Duration
+
+	mu       sync.Mutex
+	cache    map[string]*appCatalog
+	gen      map[string]uint64    // bumped by every change made here
+	missSync map[string]time.Time // appid → when Validate last synced for a miss
+	group    singleflight.Group
 }
+
+// DefaultMissSyncInterval is how often, at most, an unknown template id
+// makes Validate sync the app's templates from WeChat: a template added on
+// the platform a minute ago works at once, and a flood of typos costs one
+// WeChat call per interval.
+const DefaultMissSyncInterval = 10 * time.Second
 
 var _ wxnotify.TemplateService = (*Service)(nil)
 
@@ -103,6 +114,10 @@ func (c *appCatalog) resolve(idOrAlias string) *wxnotify.Template {
 	}
 	return c.byAlias[idOrAlias]
 }
+
+// ReasonTemplateDeleted is why the credits of a template deleted on
+// WeChat's side die.
+const ReasonTemplateDeleted = "template_deleted"
 
 // syncKey is the key background syncs act with.
 var syncKey = &wxnotify.APIKey{ID: "catalog", Name: "wxnotify template sync", Apps: []string{wxnotify.AllApps}}
@@ -133,8 +148,13 @@ func (s *Service) logger() *slog.Logger {
 //     a map shared between messages is never written;
 //   - every value must follow its keyword's rule (wxnotify.ValidateKeyword).
 //
-// A message whose template the catalog does not have passes unchanged. So
-// does one without an appid, template_id or data: Prepare reports those.
+// A template id or alias the catalog does not have makes it sync the app's
+// templates from WeChat (at most once per MissSyncInterval per app, so a
+// template added on the platform a minute ago works); still unknown, it is
+// EINVALID naming "template_id". When the sync cannot reach WeChat the
+// message passes unchecked: WeChat will judge it (40037), and an outage of
+// WeChat's template API must not stop every send. A message without an
+// appid, template_id or data passes unchanged: Prepare reports those.
 // The catalog is cached per app for CacheTTL.
 func (s *Service) Validate(ctx context.Context, m *wxnotify.Message) error {
 	if m.AppID == "" || m.TemplateID == "" || len(m.Data) == 0 {
@@ -146,9 +166,63 @@ func (s *Service) Validate(ctx context.Context, m *wxnotify.Message) error {
 	}
 	t := c.resolve(m.TemplateID)
 	if t == nil {
-		return nil
+		synced, err := s.syncForMiss(ctx, m.AppID)
+		if err != nil {
+			s.logger().WarnContext(ctx, "template not in the catalog, and the sync failed: accepted unchecked",
+				"appid", m.AppID, "template_id", m.TemplateID, "err", err)
+			return nil
+		}
+		if c, err = s.cached(ctx, m.AppID); err != nil {
+			return fmt.Errorf("template catalog: %w", err)
+		}
+		if t = c.resolve(m.TemplateID); t == nil {
+			when := "synced from WeChat just now"
+			if !synced {
+				when = "synced from WeChat in the last " + cmp.Or(s.MissSyncInterval, DefaultMissSyncInterval).String()
+			}
+			return wxnotify.FieldErrorf("template_id", "app %s has no template or alias %q (%s); see `wxnotify template ls`",
+				m.AppID, m.TemplateID, when)
+		}
 	}
 	return checkMessage(t, m)
+}
+
+// TemplateRejected tells the catalog that WeChat answered 40037 (invalid
+// template_id) for templateID: it syncs the app's templates in the
+// background (within MissSyncInterval), so a template deleted on the
+// platform is marked deleted and its queued messages fail without a call.
+func (s *Service) TemplateRejected(appID, templateID string) {
+	go func() {
+		if _, err := s.syncForMiss(context.Background(), appID); err != nil {
+			s.logger().Warn("sync after 40037 failed", "appid", appID, "template_id", templateID, "err", err)
+		}
+	}()
+}
+
+// syncForMiss syncs the app's templates unless Validate did so within
+// MissSyncInterval, and reports whether it did now. Concurrent misses of
+// one app share the sync.
+func (s *Service) syncForMiss(ctx context.Context, appID string) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	last := s.missSync[appID]
+	s.mu.Unlock()
+	if !last.IsZero() && now.Sub(last) < cmp.Or(s.MissSyncInterval, DefaultMissSyncInterval) {
+		return false, nil
+	}
+	// Misses during the sync wait for it (they may name the template it
+	// brings); the interval counts from its end.
+	_, err, _ := s.group.Do("miss:"+appID, func() (any, error) {
+		_, _, err := s.sync(wxnotify.NewContextWithAPIKey(context.WithoutCancel(ctx), syncKey), appID)
+		s.mu.Lock()
+		if s.missSync == nil {
+			s.missSync = map[string]time.Time{}
+		}
+		s.missSync[appID] = s.now()
+		s.mu.Unlock()
+		return nil, err
+	})
+	return err == nil, err
 }
 
 func checkMessage(t *wxnotify.Template, m *wxnotify.Message) error {
@@ -524,6 +598,13 @@ func (s *Service) failMessages(ctx context.Context, appID, templateID, title str
 	ids, err := s.Queue.FailTemplate(ctx, appID, templateID, reason, now)
 	if err != nil {
 		return fmt.Errorf("fail messages of deleted template %s: %w", templateID, err)
+	}
+	// The acceptances of a deleted template (those just refunded too) can
+	// never be sent with: they must not count as usable.
+	if _, err := s.Store.CreditKillTemplate(ctx, &store.CreditKillTemplateParams{
+		AppID: appID, TemplateID: templateID, Reason: ReasonTemplateDeleted,
+	}); err != nil {
+		return fmt.Errorf("credits of deleted template %s: %w", templateID, err)
 	}
 	if len(ids) > 0 {
 		s.logger().WarnContext(ctx, "messages of a deleted template failed", "appid", appID, "template_id", templateID, "messages", len(ids))

@@ -313,12 +313,24 @@ func TestValidate(t *testing.T) {
 		if m.Kind != wxnotify.MessageTemplate {
 			t.Fatalf("kind=%q, want template (from the catalog)", m.Kind)
 		}
-		// A template the catalog has never seen passes: WeChat decides.
-		if _, err := tb.messages.Enqueue(ctx, msg("UNSYNCED-TEMPLATE", map[string]string{"thing7": "x"})); err != nil {
-			t.Fatalf("unsynced template: %v", err)
+		// A template the catalog has never seen makes it sync once: one added
+		// on the platform since passes, a typo is refused naming template_id,
+		// and a second typo within the interval costs no WeChat call.
+		const list = wechatsim.PathGetTemplate
+		before := tb.sim.Calls(list, appID)
+		fresh := tb.sim.AddTemplateDirect(appID, "新模板", wechatsim.Keyword{Key: "thing7", Name: "备注"})
+		if _, err := tb.messages.Enqueue(ctx, msg(fresh, map[string]string{"thing7": "x"})); err != nil {
+			t.Fatalf("template added on the platform since the last sync: %v", err)
+		}
+		_, err := tb.messages.Enqueue(ctx, msg("UNKNOWN-TEMPLATE", map[string]string{"thing7": "x"}))
+		checkCode(t, err, wxnotify.EINVALID, "template_id")
+		_, err = tb.messages.Enqueue(ctx, msg("UNKNOWN-TEMPLATE-2", map[string]string{"thing7": "x"}))
+		checkCode(t, err, wxnotify.EINVALID, "template_id")
+		if got := tb.sim.Calls(list, appID) - before; got != 1 {
+			t.Fatalf("template list calls for the misses: %d, want 1", got)
 		}
 		// EnqueueMany checks each message too.
-		err := tb.messages.EnqueueMany(ctx, []*wxnotify.Message{msg(id, map[string]string{"thing1": "书"})})
+		err = tb.messages.EnqueueMany(ctx, []*wxnotify.Message{msg(id, map[string]string{"thing1": "书"})})
 		checkCode(t, err, wxnotify.EINVALID, "data.time2")
 	})
 }

@@ -323,6 +323,21 @@ func TestClient(t *testing.T) {
 				_, err = c.CreditStats(ctx, client.StatsParams{AppID: appB})
 				wantCode(t, err, wxnotify.EFORBIDDEN, "")
 			})
+
+			t.Run("AddCredits", func(t *testing.T) {
+				n, err := c.AddCredits(ctx, appA, "oC2", wxnotify.CreditPrepayID, "prepay-1", "prepay-1", "prepay-2")
+				if err != nil || n != 2 {
+					t.Fatalf("AddCredits=%d, %v; want 2 (the repeat dropped)", n, err)
+				}
+				stocks, err := c.CreditStats(ctx, client.StatsParams{AppID: appA, OpenID: "oC2"})
+				if err != nil || len(stocks) != 1 || stocks[0].Kind != wxnotify.CreditPrepayID || stocks[0].Uses != 2*wxnotify.PrepayIDUses {
+					t.Fatalf("stocks after two prepay_ids: %+v, %v", stocks, err)
+				}
+				_, err = c.AddCredits(ctx, appB, "oC2", wxnotify.CreditPrepayID, "prepay-3")
+				wantCode(t, err, wxnotify.EFORBIDDEN, "")
+				_, err = c.AddCredits(ctx, appA, "oC2", wxnotify.CreditSubscribe, "x")
+				wantCode(t, err, wxnotify.EINVALID, "kind")
+			})
 		})
 	}
 }

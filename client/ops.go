@@ -164,6 +164,19 @@ func (c *Client) CreditStats(ctx context.Context, p StatsParams) ([]*wxnotify.Cr
 	return out.Stocks, nil
 }
 
+// AddCredits registers legacy credits the backend holds for one user of
+// appID: prepay_ids from WeChat Pay (kind wxnotify.CreditPrepayID, 3 sends
+// each) or form_ids (wxnotify.CreditFormID, 1 send), and returns how many
+// were new. Legacy template messages to that user spend them.
+func (c *Client) AddCredits(ctx context.Context, appID, openID string, kind wxnotify.CreditKind, values ...string) (int, error) {
+	req := &wxnotify.CreditAddRequest{OpenID: openID, Kind: kind, Values: values}
+	var out wxnotify.CreditAddResponse
+	if _, err := c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(appID)+"/credits", nil, req, &out, nil); err != nil {
+		return 0, err
+	}
+	return out.Added, nil
+}
+
 // Jobs lists the scheduled jobs of the instance that answers, with their
 // last and next runs. Needs an operator's key (every app).
 func (c *Client) Jobs(ctx context.Context) ([]*wxnotify.JobStatus, error) {

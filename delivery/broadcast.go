@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxnotify/wxnotify"
@@ -31,6 +32,13 @@ type BroadcastService struct {
 	// DefaultBroadcastChunk. Memory is bounded by one chunk, whatever the
 	// number of recipients.
 	Chunk int
+
+	// unfinished are the broadcasts whose upload ended here while their
+	// end could not be written (the database was away): written again by
+	// the next FindBroadcastByID or AbortStale that finds the database
+	// back, so the broadcast does not stay accepting until the crash sweep.
+	mu         sync.Mutex
+	unfinished map[int64]*store.BroadcastFinishParams
 }
 
 var _ wxnotify.BroadcastService = (*BroadcastService)(nil)
@@ -105,24 +113,91 @@ func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broa
 		fin.State, fin.Error = string(wxnotify.BroadcastAborted), broadcastErrorText(err)
 	}
 	// Record the end even when the client went away.
-	if ferr := s.Store.BroadcastFinish(context.WithoutCancel(ctx), fin); ferr != nil {
+	ferr := s.Store.BroadcastFinish(context.WithoutCancel(ctx), fin)
+	if ferr != nil {
 		s.logger().Error("finish broadcast", "broadcast_id", id, "err", ferr)
 		if err == nil {
-			return fmt.Errorf("finish broadcast: %w", ferr)
+			// Every recipient is stored, but the broadcast cannot say so:
+			// the caller is told of the failure, the end is written later.
+			err = fmt.Errorf("finish broadcast: %w", ferr)
+			fin.State, fin.Error = string(wxnotify.BroadcastAborted), broadcastErrorText(err)
 		}
+		s.remember(fin)
 	}
 	b.State, b.Error, b.UpdatedAt = wxnotify.BroadcastState(fin.State), fin.Error, fin.Now.UTC()
 	if err != nil {
 		s.logger().Warn("broadcast aborted", "broadcast_id", id, "appid", b.AppID, "accepted", accepted, "err", err)
-		if wxnotify.ErrorCode(err) == wxnotify.EINVALID {
-			// Say what happened to the part already stored.
-			e := *errorOf(err)
+		// Say what happened to the part already stored, whatever the
+		// error: the caller learns at once how many were accepted.
+		e := wxnotify.Error{Code: wxnotify.ErrorCode(err), Message: wxnotify.ErrorMessage(err), Field: wxnotify.ErrorField(err)}
+		switch {
+		case e.Code == wxnotify.EINTERNAL:
+			return fmt.Errorf("broadcast %d aborted after %d messages: %w", id, accepted, err)
+		case ferr != nil || store.IsUnavailable(err):
+			// A chunk whose commit was cut off may have been stored too.
+			e.Message = fmt.Sprintf("%s (broadcast %d aborted; at least %d messages were accepted before it and will be sent: "+
+				"GET /v1/broadcasts/%d gives the final count once the database answers)", e.Message, id, accepted, id)
+		default:
 			e.Message = fmt.Sprintf("%s (broadcast %d aborted; the %d messages accepted before it will be sent)", e.Message, id, accepted)
-			return &e
 		}
-		return err
+		return errors.Join(&e, err)
 	}
 	return nil
+}
+
+// remember keeps a broadcast end that could not be written, for
+// finishUnfinished.
+func (s *BroadcastService) remember(fin *store.BroadcastFinishParams) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unfinished == nil {
+		s.unfinished = map[int64]*store.BroadcastFinishParams{}
+	}
+	s.unfinished[fin.ID] = fin
+}
+
+// finishUnfinished writes the ends remembered, as aborted with the number
+// of messages actually stored (a chunk whose commit was cut off may have
+// been stored after all). An end that still fails stays remembered, until
+// the crash sweep (AbortStale) would end the broadcast anyway.
+func (s *BroadcastService) finishUnfinished(ctx context.Context) {
+	s.mu.Lock()
+	pending := make([]*store.BroadcastFinishParams, 0, len(s.unfinished))
+	for _, fin := range s.unfinished {
+		pending = append(pending, fin)
+	}
+	s.mu.Unlock()
+	for _, fin := range pending {
+		err := s.finishStored(ctx, fin)
+		if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) &&
+			s.now().Sub(fin.Now) < wxnotify.MaxBroadcastUpload {
+			continue
+		}
+		s.mu.Lock()
+		delete(s.unfinished, fin.ID)
+		s.mu.Unlock()
+		if err == nil {
+			s.logger().Info("broadcast end written once the database answered", "broadcast_id", fin.ID, "accepted", fin.Accepted)
+		}
+	}
+}
+
+func (s *BroadcastService) finishStored(ctx context.Context, fin *store.BroadcastFinishParams) error {
+	row, err := s.Store.BroadcastGet(ctx, fin.ID)
+	if err != nil {
+		return err
+	}
+	counts, err := s.Messages.Store.MessageCounts(ctx, &store.MessageCountsParams{AppID: row.AppID, BroadcastID: fin.ID})
+	if err != nil {
+		return err
+	}
+	var stored int64
+	for _, n := range counts {
+		stored += n
+	}
+	f := *fin
+	f.Accepted, f.Now = stored, s.now()
+	return s.Store.BroadcastFinish(ctx, &f)
 }
 
 // stream reads recipients and stores their messages chunk by chunk. It
@@ -171,6 +246,9 @@ func (s *BroadcastService) stream(ctx context.Context, b *wxnotify.Broadcast, ba
 			return accepted, wxnotify.FieldErrorf(fmt.Sprintf("recipients[%d].openid", i), "openid required")
 		case len(r.OpenID) > 128:
 			return accepted, wxnotify.FieldErrorf(fmt.Sprintf("recipients[%d].openid", i), "openid too long")
+		}
+		if err := wxnotify.CheckText(fmt.Sprintf("recipients[%d].openid", i), r.OpenID); err != nil {
+			return accepted, err
 		}
 		if len(r.Data) > 0 {
 			m.Data = make(map[string]string, len(base.Data)+len(r.Data))
@@ -228,6 +306,12 @@ func broadcastErrorText(err error) string {
 
 // FindBroadcastByID returns the broadcast with its messages counted by state.
 func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wxnotify.Broadcast, error) {
+	s.mu.Lock()
+	_, unfinished := s.unfinished[id]
+	s.mu.Unlock()
+	if unfinished {
+		s.finishUnfinished(ctx)
+	}
 	row, err := s.Store.BroadcastGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "broadcast %d not found", id)
@@ -263,6 +347,12 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 			b.Pending += n
 		}
 	}
+	if b.State == wxnotify.BroadcastAccepting {
+		// The row's count is written when the upload ends; until then the
+		// messages stored so far are the count, so a caller whose upload
+		// was cut off learns how many were accepted.
+		b.Accepted = b.Total
+	}
 	return b, nil
 }
 
@@ -270,6 +360,7 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 // still accepting long after the longest upload allowed. Their stored
 // messages are delivered normally.
 func (s *BroadcastService) AbortStale(ctx context.Context) error {
+	s.finishUnfinished(ctx)
 	now := s.now()
 	n, err := s.Store.BroadcastAbortStale(ctx, now.Add(-wxnotify.MaxBroadcastUpload-time.Minute), now)
 	if err != nil {

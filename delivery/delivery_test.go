@@ -348,10 +348,19 @@ func TestPipeline(t *testing.T) {
 				t.Parallel()
 				tb := setup(t, engine)
 				first := tb.enqueue(t, &wxnotify.Message{IdempotencyKey: "order-1", SendAt: time.Now().Add(time.Hour)})
-				again := &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}, IdempotencyKey: "order-1"}
+				again := &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: tb.tpl, IdempotencyKey: "order-1",
+					Data: map[string]string{"time2": "2026-11-25 10:00", "thing1": "书"}}
 				created, err := tb.svc.Enqueue(ctxAll(), again)
 				if err != nil || created || again.ID != first {
 					t.Fatalf("replay: created=%v id=%d err=%v, want the first message %d", created, again.ID, err, first)
+				}
+				// The same key with other data is not a retry.
+				other := &wxnotify.Message{AppID: appID, OpenID: user, TemplateID: tb.tpl, IdempotencyKey: "order-1",
+					Data: map[string]string{"thing1": "x", "time2": "2026-11-25 10:00"}}
+				_, err = tb.svc.Enqueue(ctxAll(), other)
+				if wxnotify.ErrorCode(err) != wxnotify.ECONFLICT || wxnotify.ErrorField(err) != "idempotency_key" ||
+					!strings.Contains(wxnotify.ErrorMessage(err), fmt.Sprintf("message %d", first)) || !strings.Contains(wxnotify.ErrorMessage(err), "data") {
+					t.Fatalf("same key, other data: %v; want a conflict naming message %d and data", err, first)
 				}
 				m, err := tb.svc.CancelMessage(ctxAll(), first)
 				if err != nil || m.State != wxnotify.MessageCancelled {
@@ -485,10 +494,11 @@ func TestPipeline_AppConcurrency(t *testing.T) {
 	counter := &inFlight{rt: http.DefaultTransport}
 	tb.client = wechat.New(wechat.Options{BaseURL: tb.clientURL, HTTPClient: &http.Client{Transport: counter}})
 	tb.pipeline(t, "a", func(p *delivery.Pipeline) { p.AppConcurrency = 3 })
-	tb.grant(t, user, 30)
 	var ids []int64
-	for range 30 {
-		ids = append(ids, tb.enqueue(t, &wxnotify.Message{}))
+	for i := range 30 {
+		u := fmt.Sprintf("oUSER%012d", i) // distinct users: one user's sends are one at a time anyway
+		tb.grant(t, u, 1)
+		ids = append(ids, tb.enqueue(t, &wxnotify.Message{OpenID: u}))
 	}
 	for _, id := range ids {
 		m, _ := tb.wait(t, id)
@@ -555,6 +565,89 @@ func TestPipeline_AmbiguousResolvedBySentEvent(t *testing.T) {
 			}
 			if delivered != 2 {
 				t.Fatalf("after a late event: %d delivered, want 2", delivered)
+			}
+		})
+	}
+}
+
+// TestPipeline_OneSendPerUser: a burst to one user never has two sends in
+// flight from one instance; with two instances WeChat's 43108 for the
+// overlap is retried, and every message is delivered once.
+func TestPipeline_OneSendPerUser(t *testing.T) {
+	t.Parallel()
+	for _, instances := range []int{1, 2} {
+		t.Run(fmt.Sprint(instances), func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, testdb.Engines(t)[0])
+			tb.sim.SetLatency(5*time.Millisecond, 0)
+			for i := range instances {
+				tb.pipeline(t, fmt.Sprint("i", i), func(p *delivery.Pipeline) { p.MaxAttempts = 2 })
+			}
+			const n = 20
+			tb.grant(t, user, n)
+			var ids []int64
+			for range n {
+				ids = append(ids, tb.enqueue(t, &wxnotify.Message{}))
+			}
+			for _, id := range ids {
+				m, _ := tb.wait(t, id)
+				wantState(t, m, wxnotify.MessageDelivered)
+			}
+			if got := len(tb.sim.Inbox(appID, user)); got != n {
+				t.Fatalf("inbox holds %d, want %d", got, n)
+			}
+			if overlaps := tb.sim.Overlaps(appID); instances == 1 && overlaps != 0 {
+				t.Fatalf("one instance overlapped its own sends %d times", overlaps)
+			}
+		})
+	}
+}
+
+// TestPipeline_DailyLimit: deliveries are counted per app and quota day
+// with their outcomes; at the limit the app's sends of that kind wait for
+// the next quota day, without calling WeChat.
+func TestPipeline_DailyLimit(t *testing.T) {
+	t.Parallel()
+	for _, engine := range testdb.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, engine)
+			p, _ := tb.pipeline(t, "a", func(p *delivery.Pipeline) { p.DailySubscribeLimit = 3 })
+			tb.grant(t, user, 5)
+			for range 3 {
+				m, _ := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+				wantState(t, m, wxnotify.MessageDelivered)
+			}
+			if err := p.CheckDailyLimits(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if d := p.DailySends(); len(d) != 1 || d[0].Sent != 3 || d[0].Kind != "subscribe" || d[0].Day != wxnotify.QuotaDay(time.Now()) {
+				t.Fatalf("daily sends %+v, want 3 subscribe today", d)
+			}
+			calls := tb.sim.Calls("/cgi-bin/message/subscribe/send", appID)
+			held := tb.enqueue(t, &wxnotify.Message{})
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				m, _, err := tb.svc.FindMessageByID(ctxAll(), held)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.State.Terminal() {
+					t.Fatalf("message past the daily limit ended %s", m.State)
+				}
+				if strings.Contains(m.LastError, "daily send limit") {
+					if !m.SendAt.After(wxnotify.NextQuotaReset(time.Now()).Add(-time.Minute)) {
+						t.Fatalf("held until %v, want the next quota day (%v)", m.SendAt, wxnotify.NextQuotaReset(time.Now()))
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("message past the daily limit: %+v, want it held", m)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := tb.sim.Calls("/cgi-bin/message/subscribe/send", appID); got != calls {
+				t.Fatalf("WeChat called %d times past the limit", got-calls)
 			}
 		})
 	}

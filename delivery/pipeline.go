@@ -1,15 +1,18 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http/httptrace"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,12 +83,20 @@ type Pipeline struct {
 	AppConcurrency int
 	// Retention keeps terminal messages this long (DefaultRetention).
 	Retention time.Duration
+	// DailySubscribeLimit and DailyTemplateLimit are each app's daily send
+	// limits (wxnotify.DefaultDailySubscribeLimit, DefaultDailyTemplateLimit
+	// when 0); see CheckDailyLimits.
+	DailySubscribeLimit int64
+	DailyTemplateLimit  int64
 	// ThrottlePause is how long an app's sends wait after its first 45011
 	// in a row (DefaultThrottlePause); each further one doubles it, up to a
 	// minute.
 	ThrottlePause time.Duration
 	// OnAttempt, when set, is called after every WeChat call (metrics).
 	OnAttempt func(m *store.Message, a *store.Attempt)
+	// OnTemplateRejected, when set, is called when WeChat answers 40037
+	// (invalid template_id); it must not block.
+	OnTemplateRejected func(appID, templateID string)
 
 	initOnce sync.Once
 	wake     chan struct{}
@@ -96,11 +107,31 @@ type Pipeline struct {
 	limiters map[string]*rate.Limiter
 	appSlots map[string]chan struct{} // per-app semaphores, under limMu
 	pauseMu  sync.Mutex
-	paused   map[string]appPause // appid → why and until when its sends wait
+	paused   map[pauseKey]appPause // why and until when an app's sends (of a kind) wait
+	daily    []*store.DailySend    // today's counters as CheckDailyLimits last read them
+	// users serializes the sends to one (app, openid): striped, so it needs
+	// no bookkeeping; two users sharing a stripe wait for each other's call
+	// only (with 32 senders, ~3% of sends).
+	users [userStripes]sync.Mutex
 }
 
-// appPause holds one app's sends: its daily quota is spent (45009), or it
-// called too often (45011, throttles in a row so far).
+const userStripes = 1024
+
+func userStripe(appID, openID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(appID))
+	h.Write([]byte{0})
+	h.Write([]byte(openID))
+	return int(h.Sum32() % userStripes)
+}
+
+// pauseKey names what a pause holds: an app's sends of one kind, or of
+// every kind when kind is "".
+type pauseKey struct{ appID, kind string }
+
+// appPause holds one app's sends: its daily quota is spent (45009) or its
+// daily send limit reached, or it called too often (45011, throttles in a
+// row so far).
 type appPause struct {
 	until     time.Time
 	reason    string
@@ -139,7 +170,7 @@ func (p *Pipeline) init() {
 		p.limiters = make(map[string]*rate.Limiter)
 		p.appSlots = make(map[string]chan struct{})
 		p.AppConcurrency = orInt(p.AppConcurrency, p.Concurrency)
-		p.paused = make(map[string]appPause)
+		p.paused = make(map[pauseKey]appPause)
 		p.ThrottlePause = orDur(p.ThrottlePause, DefaultThrottlePause)
 	})
 }
@@ -286,7 +317,7 @@ func (p *Pipeline) record(batch []*queue.FinishParams) {
 // clock, and retries are due RetryAfter from then.
 func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishParams {
 	f := &queue.FinishParams{ID: m.ID, Holder: p.Holder}
-	if pause, ok := p.pausedUntil(m.AppID); ok {
+	if pause, ok := p.pausedUntil(m.AppID, m.Kind); ok {
 		// Hold the message and keep its credit; WeChat was not called, so
 		// the claim's attempt is given back.
 		f.State, f.RetryAfter, f.LastError, f.Uncount = string(wxnotify.MessageQueued), p.untilFromNow(pause.until), "app paused: "+pause.reason, true
@@ -299,6 +330,11 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishPara
 		f.State, f.RetryAfter, f.Uncount = string(wxnotify.MessageQueued), time.Millisecond, true // due again at once
 		return f
 	}
+	// One send per user at a time: WeChat answers 43108 to concurrent
+	// sends for one openid.
+	user := &p.users[userStripe(m.AppID, m.OpenID)]
+	user.Lock()
+	defer user.Unlock()
 	tok, err := p.Tokens.Token(ctx, m.AppID)
 	if err != nil {
 		// No token: nothing reached WeChat. Retry later, keep the credit.
@@ -314,11 +350,20 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishPara
 	msgID, err := p.call(ctx, m, tok.Value.Reveal())
 	if wechat.ClassOf(err) == wechat.ClassToken {
 		// Rejected token: replace it (once for a burst of rejections) and
-		// retry at once; the attempt records the second call.
+		// retry at once; both calls are in the record. If no new token can
+		// be had, the token service never hands out the rejected one again,
+		// so the retry waits for a new one.
+		rejected := p.attemptRecord(m, start, err)
+		if p.OnAttempt != nil {
+			p.OnAttempt(m, rejected)
+		}
+		f.Prior = append(f.Prior, rejected)
 		if next, ierr := p.Tokens.Invalidate(ctx, m.AppID, tok.Value); ierr == nil {
 			start = p.Now()
 			wrote.Store(false)
 			msgID, err = p.call(ctx, m, next.Value.Reveal())
+		} else {
+			return p.retryOrFail(f, m, nil, fmt.Sprintf("access_token rejected (%s) and no new one: %s", rejected.ErrMsg, wxnotify.ErrorMessage(ierr)))
 		}
 	}
 	a := p.attemptRecord(m, start, err)
@@ -333,11 +378,15 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishPara
 		// it may have delivered the message. Sending it again could
 		// deliver it twice, so it ends like a lost lease: ambiguous, its
 		// credit spent.
-		f.State = string(wxnotify.MessageAmbiguous)
+		f.State, a.Class = string(wxnotify.MessageAmbiguous), string(wxnotify.MessageAmbiguous)
 		f.LastError = "no answer from WeChat after the request was sent (" + a.ErrMsg + "); it may have been delivered, so it is not sent again"
 	case class == "":
 		f.State, f.MsgID = string(wxnotify.MessageDelivered), msgID
 		p.unthrottle(m.AppID)
+	case a.ErrCode == 43108:
+		// Another instance was sending to the user: try again shortly; it
+		// is not the message's fault.
+		f.State, f.RetryAfter, f.LastError, f.Uncount = string(wxnotify.MessageQueued), 50*time.Millisecond+rand.N(100*time.Millisecond), a.ErrMsg, true
 	case class == wechat.ClassThrottle:
 		// The app's per-minute limit: every send of the app waits, longer
 		// for each 45011 in a row, and this one does not use up a retry
@@ -353,12 +402,17 @@ func (p *Pipeline) send(ctx context.Context, m *store.Message) *queue.FinishPara
 		}
 	case class == wechat.ClassQuota:
 		until := nextQuotaReset(p.Now())
-		p.pause(m.AppID, until)
+		p.pause(m.AppID, m.Kind, until, "daily quota (45009) spent")
 		f.State, f.RunAt, f.LastError = string(wxnotify.MessageQueued), until, "daily quota (45009) spent; held until it resets"
 	case class == wechat.ClassRetry, class == wechat.ClassToken:
 		return p.retryOrFail(f, m, a, a.ErrMsg)
 	default: // permanent
 		f.State, f.LastError = string(wxnotify.MessageFailed), a.ErrMsg
+		if a.ErrCode == 40037 && p.OnTemplateRejected != nil {
+			// The template is gone on WeChat's side: the catalog syncs, so
+			// its other queued messages fail without a call.
+			p.OnTemplateRejected(m.AppID, m.TemplateID)
+		}
 		// WeChat refused the request itself, so the user's permission was
 		// not used: give it back.
 		f.RefundCredit = m.CreditID != 0
@@ -442,13 +496,14 @@ func (p *Pipeline) appSlot(appID string) chan struct{} {
 	return c
 }
 
-// pause holds the app's sends until the daily quota resets.
-func (p *Pipeline) pause(appID string, until time.Time) {
+// pause holds the app's sends of kind until the quota day turns.
+func (p *Pipeline) pause(appID, kind string, until time.Time, reason string) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if until.After(p.paused[appID].until) {
-		p.paused[appID] = appPause{until: until, reason: "daily quota (45009) spent"}
-		p.Logger.Warn("app paused: WeChat daily quota spent", "appid", appID, "until", until)
+	k := pauseKey{appID, kind}
+	if until.After(p.paused[k].until) {
+		p.paused[k] = appPause{until: until, reason: reason}
+		p.Logger.Warn("app paused", "appid", appID, "kind", kind, "until", until, "reason", reason)
 	}
 }
 
@@ -459,13 +514,14 @@ func (p *Pipeline) pause(appID string, until time.Time) {
 func (p *Pipeline) throttle(appID string) time.Time {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	now, cur := p.Now(), p.paused[appID]
+	k := pauseKey{appID: appID}
+	now, cur := p.Now(), p.paused[k]
 	if now.Before(cur.until) {
 		return cur.until
 	}
 	d := min(p.ThrottlePause<<min(cur.throttles, 10), time.Minute)
 	next := appPause{until: now.Add(d), reason: "WeChat's per-minute limit (45011)", throttles: cur.throttles + 1}
-	p.paused[appID] = next
+	p.paused[k] = next
 	p.Logger.Warn("app throttled: WeChat's per-minute limit (45011)", "appid", appID, "pause", d.String(), "in_a_row", next.throttles)
 	return next.until
 }
@@ -474,8 +530,9 @@ func (p *Pipeline) throttle(appID string) time.Time {
 func (p *Pipeline) unthrottle(appID string) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if cur, ok := p.paused[appID]; ok && cur.throttles > 0 && !p.Now().Before(cur.until) {
-		delete(p.paused, appID)
+	k := pauseKey{appID: appID}
+	if cur, ok := p.paused[k]; ok && cur.throttles > 0 && !p.Now().Before(cur.until) {
+		delete(p.paused, k)
 	}
 }
 
@@ -485,11 +542,55 @@ func (p *Pipeline) untilFromNow(t time.Time) time.Duration {
 	return max(t.Sub(p.Now()), time.Millisecond)
 }
 
-func (p *Pipeline) pausedUntil(appID string) (appPause, bool) {
+func (p *Pipeline) pausedUntil(appID, kind string) (appPause, bool) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	cur, ok := p.paused[appID]
-	return cur, ok && p.Now().Before(cur.until)
+	now := p.Now()
+	for _, k := range [2]pauseKey{{appID, kind}, {appID: appID}} {
+		if cur, ok := p.paused[k]; ok && now.Before(cur.until) {
+			return cur, true
+		}
+	}
+	return appPause{}, false
+}
+
+// DailyLimit is an app's daily send limit for kind ("subscribe" or
+// "template").
+func (p *Pipeline) DailyLimit(kind string) int64 {
+	if kind == string(wxnotify.MessageTemplate) {
+		return cmp.Or(p.DailyTemplateLimit, wxnotify.DefaultDailyTemplateLimit)
+	}
+	return cmp.Or(p.DailySubscribeLimit, wxnotify.DefaultDailySubscribeLimit)
+}
+
+// CheckDailyLimits reads today's delivered sends (counted by every
+// instance with the outcomes) and pauses each app and kind that reached its
+// daily limit until the quota day turns. A scheduled job: between runs an
+// app may overshoot by what it sends in one interval.
+func (p *Pipeline) CheckDailyLimits(ctx context.Context) error {
+	p.init()
+	now := p.Now()
+	counts, err := p.Queue.Store.DailySendList(ctx, wxnotify.QuotaDay(now))
+	if err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if limit := p.DailyLimit(c.Kind); c.Sent >= limit {
+			p.pause(c.AppID, c.Kind, wxnotify.NextQuotaReset(now), fmt.Sprintf("daily send limit of %s messages reached (%d sent today)", c.Kind, c.Sent))
+		}
+	}
+	p.pauseMu.Lock()
+	p.daily = counts
+	p.pauseMu.Unlock()
+	return nil
+}
+
+// DailySends returns today's delivered sends per app and kind as the last
+// CheckDailyLimits read them.
+func (p *Pipeline) DailySends() []*store.DailySend {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	return slices.Clone(p.daily)
 }
 
 func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {
@@ -503,14 +604,7 @@ func (p *Pipeline) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// quotaZone is where WeChat's days begin: quotas reset at midnight, China
-// Standard Time.
-var quotaZone = time.FixedZone("CST", 8*3600)
-
-func nextQuotaReset(now time.Time) time.Time {
-	t := now.In(quotaZone)
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, quotaZone)
-}
+func nextQuotaReset(now time.Time) time.Time { return wxnotify.NextQuotaReset(now) }
 
 func orInt(v, def int) int {
 	if v > 0 {

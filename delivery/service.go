@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -179,6 +180,11 @@ func (s *Service) Enqueue(ctx context.Context, m *wxnotify.Message) (bool, error
 		first, err := s.Store.MessageGet(ctx, res.ID)
 		if err != nil {
 			return false, fmt.Errorf("get message: %w", err)
+		}
+		if diff := requestDiff(first, &p.MessageInsertParams); diff != "" {
+			return false, &wxnotify.Error{Code: wxnotify.ECONFLICT, Field: "idempotency_key", Message: fmt.Sprintf(
+				"idempotency key %q was used for message %d, whose %s differs: a retry must repeat the request; a new message needs a new key",
+				m.IdempotencyKey, first.ID, diff)}
 		}
 		*m = *messageFromRow(first)
 		return false, nil
@@ -360,6 +366,38 @@ func insertParams(m *wxnotify.Message) (*queue.InsertParams, error) {
 	}}, nil
 }
 
+// requestDiff names the first field in which a request differs from the
+// message stored under its idempotency key, or returns "" for a true retry.
+// Times are not compared: a retry without send_at is due later than the
+// first request was.
+func requestDiff(first *store.Message, p *store.MessageInsertParams) string {
+	switch {
+	case first.OpenID != p.OpenID:
+		return "openid"
+	case first.Kind != p.Kind:
+		return "kind"
+	case first.TemplateID != p.TemplateID:
+		return "template_id"
+	case first.Page != p.Page:
+		return "page"
+	case first.MiniprogramState != p.MiniprogramState:
+		return "miniprogram_state"
+	case first.Lang != p.Lang:
+		return "lang"
+	case first.EmphasisKeyword != p.EmphasisKeyword:
+		return "emphasis_keyword"
+	case first.WaitForCredit != p.WaitForCredit:
+		return "wait_for_credit"
+	}
+	// The stored data went through the database (PostgreSQL's jsonb
+	// reorders keys): compare values, not bytes.
+	var a, b map[string]string
+	if json.Unmarshal(first.Data, &a) != nil || json.Unmarshal(p.Data, &b) != nil || !maps.Equal(a, b) {
+		return "data"
+	}
+	return ""
+}
+
 func messageFromRow(r *store.Message) *wxnotify.Message {
 	m := &wxnotify.Message{
 		ID: r.ID, AppID: r.AppID, OpenID: r.OpenID, Kind: wxnotify.MessageKind(r.Kind), TemplateID: r.TemplateID,
@@ -379,6 +417,9 @@ func messageFromRow(r *store.Message) *wxnotify.Message {
 func Prepare(m *wxnotify.Message, now time.Time) error {
 	if m.Kind == "" {
 		m.Kind = wxnotify.MessageSubscribe
+	}
+	if err := m.CheckText(); err != nil {
+		return err
 	}
 	switch {
 	case m.AppID == "":

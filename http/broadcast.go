@@ -88,19 +88,11 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Now().Add(BroadcastTimeout))
 	_ = rc.SetWriteDeadline(time.Now().Add(BroadcastTimeout))
 	body := http.MaxBytesReader(w, r.Body, wxnotify.MaxBroadcastBodyBytes)
-	dec := json.NewDecoder(body)
 
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	ndjson := mt == "application/x-ndjson" || mt == "application/jsonl"
-	var (
-		req wxnotify.BroadcastRequest
-		err error
-	)
-	if ndjson {
-		err = decodeBroadcastHeaderLine(dec, &req)
-	} else {
-		err = decodeBroadcastHeader(dec, &req)
-	}
+	var req wxnotify.BroadcastRequest
+	recipients, err := readBroadcast(body, ndjson, &req)
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -110,7 +102,7 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	if err := s.BroadcastService.CreateBroadcast(r.Context(), b, recipientStream(dec, !ndjson)); err != nil {
+	if err := s.BroadcastService.CreateBroadcast(r.Context(), b, recipients); err != nil {
 		if b.ID != 0 {
 			w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
 		}
@@ -119,6 +111,20 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
 	writeJSON(w, http.StatusAccepted, &wxnotify.BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State})
+}
+
+// readBroadcast reads the header of a broadcast body into req and returns
+// the stream of its recipients, which reads the rest as it is iterated;
+// every line or value is read only up to wxnotify.MaxBroadcastLineBytes.
+func readBroadcast(body io.Reader, ndjson bool, req *wxnotify.BroadcastRequest) (iter.Seq2[wxnotify.BroadcastRecipient, error], error) {
+	if ndjson {
+		lines := newLineReader(body, wxnotify.MaxBroadcastLineBytes)
+		return ndjsonRecipients(lines), decodeBroadcastHeaderLine(lines, req)
+	}
+	capped := &valueCap{r: body, max: wxnotify.MaxBroadcastLineBytes}
+	dec := json.NewDecoder(capped)
+	capped.dec = dec
+	return recipientStream(dec), decodeBroadcastHeader(dec, req)
 }
 
 // decodeBroadcastHeader reads the JSON object up to the "[" of
@@ -136,6 +142,9 @@ func decodeBroadcastHeader(dec *json.Decoder, req *wxnotify.BroadcastRequest) er
 		if !dec.More() {
 			return wxnotify.FieldErrorf("recipients", "recipients required, as the last field of the object")
 		}
+		if dec.InputOffset() > wxnotify.MaxBroadcastLineBytes {
+			return wxnotify.Errorf(wxnotify.EINVALID, "the fields before recipients are longer than %d bytes", wxnotify.MaxBroadcastLineBytes)
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return jsonFieldError(err, "")
@@ -147,6 +156,9 @@ func decodeBroadcastHeader(dec *json.Decoder, req *wxnotify.BroadcastRequest) er
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return jsonFieldError(err, key)
+		}
+		if err := checkJSONText(raw, key); err != nil {
+			return err
 		}
 		fields[key] = raw
 	}
@@ -170,13 +182,19 @@ func decodeBroadcastHeader(dec *json.Decoder, req *wxnotify.BroadcastRequest) er
 	return nil
 }
 
-// decodeBroadcastHeaderLine reads the header object of an NDJSON body.
-func decodeBroadcastHeaderLine(dec *json.Decoder, req *wxnotify.BroadcastRequest) error {
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+// decodeBroadcastHeaderLine reads the header object of an NDJSON body: its
+// first line.
+func decodeBroadcastHeaderLine(lines *lineReader, req *wxnotify.BroadcastRequest) error {
+	line, err := lines.next()
+	if err == io.EOF {
+		return wxnotify.Errorf(wxnotify.EINVALID, "empty body: want the header object on the first line")
+	} else if err != nil {
 		return jsonFieldError(err, "")
 	}
-	hdec := json.NewDecoder(bytes.NewReader(raw))
+	if err := checkJSONText(line, ""); err != nil {
+		return err
+	}
+	hdec := json.NewDecoder(bytes.NewReader(line))
 	hdec.DisallowUnknownFields()
 	if err := hdec.Decode(req); err != nil {
 		if wxnotify.ErrorField(jsonFieldError(err, "")) == "recipients" {
@@ -184,31 +202,69 @@ func decodeBroadcastHeaderLine(dec *json.Decoder, req *wxnotify.BroadcastRequest
 		}
 		return jsonFieldError(err, "")
 	}
+	if hdec.More() {
+		return wxnotify.Errorf(wxnotify.EINVALID, "line %d: more than one JSON value; NDJSON has one per line", lines.line)
+	}
 	return nil
 }
 
-// recipientStream yields the recipients as dec reads them: the rest of the
-// "recipients" array and its object (inArray), or one value per line.
-func recipientStream(dec *json.Decoder, inArray bool) iter.Seq2[wxnotify.BroadcastRecipient, error] {
+// ndjsonRecipients yields one recipient per line (blank lines are skipped),
+// each line read whole only up to wxnotify.MaxBroadcastLineBytes. Errors
+// name the recipient and its line.
+func ndjsonRecipients(lines *lineReader) iter.Seq2[wxnotify.BroadcastRecipient, error] {
 	return func(yield func(wxnotify.BroadcastRecipient, error) bool) {
 		for i := 0; ; i++ {
 			field := fmt.Sprintf("recipients[%d]", i)
-			if inArray && !dec.More() {
-				break
+			line, err := lines.next()
+			if err == io.EOF {
+				return
+			}
+			if err == nil {
+				err = checkJSONText(line, "")
 			}
 			var r BroadcastRecipient
-			if err := dec.Decode(&r); err == io.EOF && !inArray {
-				break
-			} else if err != nil {
-				yield(wxnotify.BroadcastRecipient{}, jsonFieldError(err, field))
+			if err == nil {
+				err = json.Unmarshal(line, &r)
+			}
+			if err != nil {
+				e := *errorOf(jsonFieldError(err, field))
+				if !strings.HasPrefix(e.Message, "line ") {
+					e.Message = fmt.Sprintf("line %d: %s", lines.line, e.Message)
+				}
+				yield(wxnotify.BroadcastRecipient{}, &e)
 				return
 			}
 			if !yield(wxnotify.BroadcastRecipient(r), nil) {
 				return
 			}
 		}
-		if !inArray {
-			return
+	}
+}
+
+// recipientStream yields the recipients as dec reads them: the rest of the
+// "recipients" array, then the end of its object. Each element is read raw
+// (at most wxnotify.MaxBroadcastLineBytes, by the valueCap under dec), its
+// text checked, then decoded.
+func recipientStream(dec *json.Decoder) iter.Seq2[wxnotify.BroadcastRecipient, error] {
+	return func(yield func(wxnotify.BroadcastRecipient, error) bool) {
+		for i := 0; dec.More(); i++ {
+			field := fmt.Sprintf("recipients[%d]", i)
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
+			if err == nil {
+				err = checkJSONText(raw, "")
+			}
+			var r BroadcastRecipient
+			if err == nil {
+				err = json.Unmarshal(raw, &r)
+			}
+			if err != nil {
+				yield(wxnotify.BroadcastRecipient{}, jsonFieldError(err, field))
+				return
+			}
+			if !yield(wxnotify.BroadcastRecipient(r), nil) {
+				return
+			}
 		}
 		// "]", then the end of the object, and nothing after it.
 		for _, want := range []json.Delim{']', '}'} {
@@ -232,6 +288,15 @@ func recipientStream(dec *json.Decoder, inArray bool) iter.Seq2[wxnotify.Broadca
 	}
 }
 
+// errorOf returns the *wxnotify.Error in err's chain.
+func errorOf(err error) *wxnotify.Error {
+	var e *wxnotify.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &wxnotify.Error{Code: wxnotify.EINVALID, Message: err.Error()}
+}
+
 // jsonFieldError turns a decoding error into EINVALID, naming the field at
 // fault under prefix.
 func jsonFieldError(err error, prefix string) error {
@@ -246,6 +311,7 @@ func jsonFieldError(err error, prefix string) error {
 	}
 	var (
 		tooBig    *http.MaxBytesError
+		tooLong   *tooLongError
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
 		we        *wxnotify.Error
@@ -253,6 +319,8 @@ func jsonFieldError(err error, prefix string) error {
 	switch {
 	case errors.As(err, &tooBig):
 		return wxnotify.Errorf(wxnotify.EINVALID, "request body larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &tooLong):
+		return &wxnotify.Error{Code: wxnotify.EINVALID, Field: prefix, Message: tooLong.Error()}
 	case errors.As(err, &we):
 		out := *we
 		out.Code, out.Field = wxnotify.EINVALID, join(we.Field)

@@ -160,7 +160,7 @@ func TestBroadcastCreate(t *testing.T) {
 		{"BadRecipientMidStream", "application/json", `{` + header + `,"recipients":["o1","",  "o3"]}`, 400, "recipients[1].openid"},
 		{"RecipientWrongType", "application/json", `{` + header + `,"recipients":["o1",42]}`, 400, "recipients[1]"},
 		{"RecipientUnknownField", "application/json", `{` + header + `,"recipients":[{"openid":"o","x":1}]}`, 400, "recipients[0].x"},
-		{"RecipientDataType", "application/json", `{` + header + `,"recipients":[{"openid":"o","data":{"thing1":5}}]}`, 400, "recipients[0].data.thing1"},
+		{"RecipientDataType", "application/json", `{` + header + `,"recipients":[{"openid":"o","data":{"thing1":true}}]}`, 400, "recipients[0].data.thing1"},
 		{"MalformedMidStream", "application/json", `{` + header + `,"recipients":["o1",}`, 400, "recipients[1]"},
 		{"Truncated", "application/json", `{` + header + `,"recipients":["o1"`, 400, "recipients"},
 		{"FieldAfterRecipients", "application/json", `{` + header + `,"recipients":["o1"],"page":"x"}`, 400, "recipients"},

@@ -9,6 +9,45 @@ import (
 
 func (s *Server) registerCreditRoutes() {
 	s.handle("GET /v1/apps/{appid}/credits/stats", s.requireAPIKey(s.handleCreditStats))
+	s.handle("POST /v1/apps/{appid}/credits", s.requireAPIKey(s.handleCreditAdd))
+}
+
+// handleCreditAdd registers legacy credits the backend holds for a user: a
+// prepay_id comes to the backend from WeChat Pay, not to the page, so this
+// is its intake (the page's is POST /mp/v1/apps/{appid}/form_ids).
+func (s *Server) handleCreditAdd(w http.ResponseWriter, r *http.Request) {
+	appID := r.PathValue("appid")
+	if err := wxnotify.CheckAppAccess(r.Context(), appID); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	var req wxnotify.CreditAddRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	switch {
+	case req.OpenID == "":
+		s.Error(w, r, wxnotify.FieldErrorf("openid", "openid required"))
+		return
+	case req.Kind != wxnotify.CreditFormID && req.Kind != wxnotify.CreditPrepayID:
+		s.Error(w, r, wxnotify.FieldErrorf("kind", "kind must be form_id or prepay_id (subscribe acceptances come from the page or WeChat's events)"))
+		return
+	}
+	if err := validateCreditValues("values", string(req.Kind), req.Values); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if s.CreditService == nil {
+		s.Error(w, r, unavailable("credits"))
+		return
+	}
+	n, err := s.CreditService.AddFormIDs(r.Context(), appID, req.OpenID, req.Kind, req.Values, "api")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, &wxnotify.CreditAddResponse{Added: n})
 }
 
 // handleCreditStats counts the app's usable credits for operators. Query:

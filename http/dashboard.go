@@ -6,13 +6,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
+	"math"
 	"mime"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -29,9 +33,13 @@ import (
 //     which POST /dashboard/login opens with the operator password
 //     (compared in constant time) and POST /dashboard/logout ends.
 //   - A session is a random token in an HttpOnly, SameSite=Strict cookie
-//     (Secure over TLS), kept server-side (as its hash) for
-//     DashboardSessionTTL; sessions live in the instance's memory, so each
-//     instance has its own and a restart logs everyone out.
+//     (Secure over TLS, or behind a trusted proxy that says so: proxy.go),
+//     kept server-side (as its hash) for DashboardSessionTTL; sessions live
+//     in the instance's memory, so each instance has its own and a restart
+//     logs everyone out.
+//   - Login attempts are limited per source, and those of sources that
+//     never logged in also together, so a flood cannot lock out the
+//     operator's known address; Open refuses a weak password.
 //   - POSTs are CSRF-safe: they must carry DashboardCSRFHeader (a header a
 //     cross-site form cannot send), a JSON body, and pass
 //     http.CrossOriginProtection (Sec-Fetch-Site / Origin).
@@ -47,9 +55,25 @@ const (
 	// DashboardCSRFHeader must be "1" on every dashboard POST.
 	DashboardCSRFHeader = "X-Wxnotify-Dashboard"
 	// DashboardLoginRate and DashboardLoginBurst limit login attempts per
-	// instance, whoever makes them.
-	DashboardLoginRate  = 2
-	DashboardLoginBurst = 20
+	// source (an IPv4 address or an IPv6 /64; behind a trusted proxy, the
+	// client it names: see Server.TrustedProxies), for the
+	// DashboardLoginSources most recent sources.
+	DashboardLoginRate    = 2
+	DashboardLoginBurst   = 20
+	DashboardLoginSources = 10_000
+	// DashboardLoginAccountRate and DashboardLoginAccountBurst limit the
+	// attempts of every source that never logged in, together: a flood from
+	// many addresses is slowed to this, and cannot lock out the operator,
+	// whose sources that logged in in the last DashboardKnownSourceTTL
+	// (DashboardMaxKnownSources at most) are not counted here, only under
+	// their own per-source limit.
+	DashboardLoginAccountRate  = 5
+	DashboardLoginAccountBurst = 100
+	DashboardKnownSourceTTL    = 30 * 24 * time.Hour
+	DashboardMaxKnownSources   = 1000
+	// DashboardMinPasswordLen is the shortest operator password Open
+	// accepts, in characters (DashboardPasswordStrength).
+	DashboardMinPasswordLen = 12
 	// DashboardTokenExpiringWithin: a token this close to expiry shows as
 	// "expiring".
 	DashboardTokenExpiringWithin = 10 * time.Minute
@@ -61,7 +85,9 @@ const (
 type dashboardState struct {
 	mu       sync.Mutex
 	sessions map[[sha256.Size]byte]time.Time // token hash → expiry
-	login    *rate.Limiter
+	login    *rate.Limiter                   // every source that never logged in
+	sources  *limiterSet                     // each source's own attempts
+	known    map[netip.Prefix]time.Time      // sources that logged in → until
 	origin   *http.CrossOriginProtection
 	series   *timeSeries
 }
@@ -69,7 +95,9 @@ type dashboardState struct {
 func (s *Server) registerDashboardRoutes() {
 	s.dash = &dashboardState{
 		sessions: map[[sha256.Size]byte]time.Time{},
-		login:    rate.NewLimiter(DashboardLoginRate, DashboardLoginBurst),
+		login:    rate.NewLimiter(DashboardLoginAccountRate, DashboardLoginAccountBurst),
+		sources:  newLimiterSet(DashboardLoginSources),
+		known:    map[netip.Prefix]time.Time{},
 		origin:   http.NewCrossOriginProtection(),
 		series:   newTimeSeries(int(DashboardHistory / DashboardSampleInterval)),
 	}
@@ -192,6 +220,52 @@ func (s *Server) newDashboardSession(now time.Time) (string, time.Time) {
 	return token, exp
 }
 
+// knownSource reports whether src logged in within DashboardKnownSourceTTL.
+func (s *Server) knownSource(src netip.Prefix, now time.Time) bool {
+	s.dash.mu.Lock()
+	defer s.dash.mu.Unlock()
+	until, ok := s.dash.known[src]
+	return ok && now.Before(until)
+}
+
+// rememberSource marks src as the operator's, dropping the one remembered
+// longest ago when DashboardMaxKnownSources are held.
+func (s *Server) rememberSource(src netip.Prefix, now time.Time) {
+	d := s.dash
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.known[src]; !ok && len(d.known) >= DashboardMaxKnownSources {
+		var oldest netip.Prefix
+		var first time.Time
+		for p, until := range d.known {
+			if first.IsZero() || until.Before(first) {
+				oldest, first = p, until
+			}
+		}
+		delete(d.known, oldest)
+	}
+	d.known[src] = now.Add(DashboardKnownSourceTTL)
+}
+
+// DashboardPasswordStrength returns an error saying why password is too
+// weak to guard the dashboard, or nil: at least DashboardMinPasswordLen
+// characters, not nearly all the same one. The login limits slow guessing;
+// they do not make a short password safe. Open refuses a weak one.
+func DashboardPasswordStrength(password string) error {
+	n := utf8.RuneCountInString(password)
+	distinct := map[rune]bool{}
+	for _, r := range password {
+		distinct[r] = true
+	}
+	switch {
+	case n < DashboardMinPasswordLen:
+		return fmt.Errorf("the dashboard password (WXNOTIFY_ADMIN_PASSWORD) is too short: %d characters, want at least %d", n, DashboardMinPasswordLen)
+	case len(distinct) < 4:
+		return fmt.Errorf("the dashboard password (WXNOTIFY_ADMIN_PASSWORD) is too weak: %d distinct characters, want at least 4", len(distinct))
+	}
+	return nil
+}
+
 // passwordEqual compares in constant time, whatever the lengths.
 func passwordEqual(got, want string) bool {
 	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
@@ -201,7 +275,7 @@ func passwordEqual(got, want string) bool {
 func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: DashboardCookie, Value: value, Path: "/dashboard/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.viaTLS(r),
 	}
 }
 
@@ -218,9 +292,16 @@ type DashboardSessionResponse struct {
 // handleDashboardLogin checks the operator password and opens a session.
 func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	if !s.dash.login.AllowN(now, 1) {
+	src := loginSource(s.clientAddr(r))
+	key := sha256.Sum256([]byte(src.String()))
+	if ok, retry := s.dash.sources.allow(key, now, DashboardLoginRate, DashboardLoginBurst); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+		s.Error(w, r, wxnotify.Errorf(wxnotify.ERATELIMIT, "too many login attempts from your address; try again in a moment"))
+		return
+	}
+	if !s.knownSource(src, now) && !s.dash.login.AllowN(now, 1) {
 		w.Header().Set("Retry-After", "1")
-		s.Error(w, r, wxnotify.Errorf(wxnotify.ERATELIMIT, "too many login attempts; try again in a moment"))
+		s.Error(w, r, wxnotify.Errorf(wxnotify.ERATELIMIT, "too many login attempts; try again in a moment (an address that logged in before is not held up)"))
 		return
 	}
 	var req DashboardLoginRequest
@@ -229,10 +310,11 @@ func (s *Server) handleDashboardLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !passwordEqual(req.Password, s.DashboardPassword.Reveal()) {
-		s.logger().WarnContext(r.Context(), "dashboard login refused", "remote", r.RemoteAddr)
+		s.logger().WarnContext(r.Context(), "dashboard login refused", "remote", r.RemoteAddr, "source", src.String())
 		s.Error(w, r, wxnotify.Errorf(wxnotify.EUNAUTHORIZED, "wrong password"))
 		return
 	}
+	s.rememberSource(src, now)
 	token, exp := s.newDashboardSession(now)
 	http.SetCookie(w, s.sessionCookie(r, token, int(DashboardSessionTTL/time.Second)))
 	s.logger().InfoContext(r.Context(), "dashboard login", "remote", r.RemoteAddr)

@@ -142,24 +142,28 @@ func (s *Server) handleMPFormIDs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, &FormIDsResponse{Added: n})
 }
 
-func validateFormIDs(ids []string) error {
+func validateFormIDs(ids []string) error { return validateCreditValues("form_ids", "form_id", ids) }
+
+// validateCreditValues checks a batch of form_ids or prepay_ids (what),
+// reported under field.
+func validateCreditValues(field, what string, ids []string) error {
 	switch {
 	case ids == nil:
-		return wxnotify.FieldErrorf("form_ids", "form_ids required: an array of form_id strings")
+		return wxnotify.FieldErrorf(field, "%s required: an array of %s strings", field, what)
 	case len(ids) == 0:
-		return wxnotify.FieldErrorf("form_ids", "form_ids is empty")
+		return wxnotify.FieldErrorf(field, "%s is empty", field)
 	case len(ids) > wxnotify.MaxFormIDsPerReport:
-		return wxnotify.FieldErrorf("form_ids", "at most %d form_ids per report, got %d", wxnotify.MaxFormIDsPerReport, len(ids))
+		return wxnotify.FieldErrorf(field, "at most %d values per report, got %d", wxnotify.MaxFormIDsPerReport, len(ids))
 	}
 	for i, id := range ids {
-		field := "form_ids[" + strconv.Itoa(i) + "]"
+		f := field + "[" + strconv.Itoa(i) + "]"
 		switch {
 		case id == "":
-			return wxnotify.FieldErrorf(field, "form_id is empty")
+			return wxnotify.FieldErrorf(f, "%s is empty", what)
 		case len(id) > MaxCreditValueLen:
-			return wxnotify.FieldErrorf(field, "form_id longer than %d bytes", MaxCreditValueLen)
+			return wxnotify.FieldErrorf(f, "%s longer than %d bytes", what, MaxCreditValueLen)
 		case id != wxnotify.MockFormID && !printableASCII(id):
-			return wxnotify.FieldErrorf(field, "form_id must be printable ASCII")
+			return wxnotify.FieldErrorf(f, "%s must be printable ASCII", what)
 		}
 	}
 	return nil
@@ -319,6 +323,9 @@ func (s *Server) decodeMiniProgram(w http.ResponseWriter, r *http.Request, v any
 			return nil, wxnotify.Errorf(wxnotify.EINVALID, "request body larger than %d bytes", tooBig.Limit)
 		}
 		return nil, wxnotify.Errorf(wxnotify.EINVALID, "cannot read request body")
+	}
+	if err := checkJSONText(body, ""); err != nil {
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {

@@ -233,6 +233,7 @@ func TestSecurity_CrossApp(t *testing.T) {
 			// B's credits.
 			b.want(t, "GET", "/v1/apps/"+appB+"/credits/stats", A, "", 403)
 			b.want(t, "GET", "/v1/apps/"+appB+"/credits/stats?openid=oB1", A, "", 403)
+			b.want(t, "POST", "/v1/apps/"+appB+"/credits", A, `{"openid":"oB1","kind":"prepay_id","values":["wx2026prepay"]}`, 403)
 
 			// B's schedules, webhooks, broadcasts.
 			sp := "/v1/schedules/" + strconv.FormatInt(schedB, 10)
@@ -483,6 +484,7 @@ func TestSecurity_EveryRouteAuthenticated(t *testing.T) {
 		"GET /v1/jobs":                                     apiKey,
 		"DELETE /v1/webhooks/{id}":                         apiKey,
 		"GET /v1/apps/{appid}/credits/stats":               apiKey,
+		"POST /v1/apps/{appid}/credits":                    apiKey,
 		"GET /v1/apps/{appid}/templates":                   apiKey,
 		"POST /v1/apps/{appid}/templates":                  apiKey,
 		"POST /v1/apps/{appid}/templates/sync":             apiKey,

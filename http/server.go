@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -63,8 +65,14 @@ type Server struct {
 	// Metrics serves GET /metrics (Prometheus text format) when set.
 	Metrics http.Handler
 	// Ready reports whether the instance can serve: the database answers.
-	// Nil means always ready.
+	// Nil means always ready. It is /readyz's "database" check when
+	// ReadyChecks has none of that name.
 	Ready func(ctx context.Context) error
+	// ReadyChecks are the dependencies /readyz reports one by one (the
+	// database, the secret key, WeChat); it answers 503 when one fails.
+	ReadyChecks []ReadyCheck
+	// Build says which build is running, for GET /healthz; nil omits it.
+	Build any
 
 	// Operator dashboard (dashboard.go, timeseries.go). DashboardPassword
 	// is the operator's login; empty disables the dashboard (404). Counts
@@ -75,6 +83,12 @@ type Server struct {
 	Counts            func(ctx context.Context) (map[string]int64, error)
 	WeChatErrors      func(ctx context.Context) (map[string]int64, error)
 	dash              *dashboardState
+
+	// TrustedProxies are the reverse proxies (http.trusted_proxies) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed (proxy.go): for the
+	// dashboard login's per-source limits and its Secure cookie. Empty: no
+	// proxy is trusted, the connection's address is the client's.
+	TrustedProxies []netip.Prefix
 
 	ln     net.Listener
 	server *http.Server
@@ -93,7 +107,10 @@ func NewServer() *Server {
 		IdleTimeout:       120 * time.Second,
 	}
 	s.handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, struct {
+			Status string `json:"status"`
+			Build  any    `json:"build,omitempty"`
+		}{"ok", s.Build})
 	})
 	s.handle("GET /readyz", s.handleReady)
 	s.handle("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +196,14 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Open starts listening and serving in the background.
+//
+// It refuses a DashboardPassword that DashboardPasswordStrength finds weak.
 func (s *Server) Open() error {
+	if s.DashboardPassword != "" {
+		if err := DashboardPasswordStrength(s.DashboardPassword.Reveal()); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return err
@@ -245,17 +269,54 @@ func (s *Server) requireAPIKey(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// ReadyCheck is one dependency /readyz reports. Check returns nil when
+// the dependency is usable, with detail (any JSON value, or nil) for the
+// operator; its error's wxnotify.ErrorMessage is shown, the rest logged.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) (detail any, err error)
+}
+
+// readyCheckResult is one check in the /readyz body.
+type readyCheckResult struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Detail any    `json:"detail,omitempty"`
+}
+
 // handleReady answers 200 when the instance can do its work, 503 otherwise,
-// for load balancers and orchestrators.
+// for load balancers and orchestrators: {"status":"ready"|"not_ready",
+// "checks":{"database":{"ok":true},…}}, each check with its error.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.Ready(ctx); err != nil {
-			s.logger().WarnContext(r.Context(), "not ready", "err", err)
-			s.Error(w, r, wxnotify.Errorf(wxnotify.EUNAVAILABLE, "not ready: the database does not answer"))
-			return
-		}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := s.ReadyChecks
+	if s.Ready != nil && !slices.ContainsFunc(checks, func(c ReadyCheck) bool { return c.Name == "database" }) {
+		ready := s.Ready
+		checks = append([]ReadyCheck{{Name: "database", Check: func(ctx context.Context) (any, error) {
+			if err := ready(ctx); err != nil {
+				return nil, fmt.Errorf("%w: %w", wxnotify.Errorf(wxnotify.EUNAVAILABLE, "the database does not answer"), err)
+			}
+			return nil, nil
+		}}}, checks...)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	status, code := "ready", http.StatusOK
+	results := make(map[string]readyCheckResult, len(checks))
+	for _, c := range checks {
+		detail, err := c.Check(ctx)
+		res := readyCheckResult{OK: err == nil, Detail: detail}
+		if err != nil {
+			status, code = "not_ready", http.StatusServiceUnavailable
+			res.Error = wxnotify.ErrorMessage(err)
+			s.logger().WarnContext(r.Context(), "not ready", "check", c.Name, "err", err)
+		}
+		results[c.Name] = res
+	}
+	if code != http.StatusOK {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, code, struct {
+		Status string                      `json:"status"`
+		Checks map[string]readyCheckResult `json:"checks"`
+	}{status, results})
 }

@@ -202,7 +202,13 @@ func (s *Service) RecordSubscribeResult(ctx context.Context, appID, openID strin
 			return wxnotify.FieldErrorf(field, "answer must be accept, reject, ban or filter")
 		}
 		if choice == wxnotify.SubscribeAccept {
-			credits = append(credits, subscribeCredit(appID, openID, tpl, now, source))
+			c, err := s.grant(ctx, appID, openID, tpl, now, source)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				credits = append(credits, c)
+			}
 		} else {
 			choices = append(choices, &store.SubscribeChoiceAddParams{
 				AppID: appID, TemplateID: tpl, Choice: string(choice), Count: 1, Now: now,
@@ -375,9 +381,11 @@ func (s *Service) handleEvent(ctx context.Context, e *wxnotify.Event, now time.T
 		}
 		switch wxnotify.SubscribeChoice(e.Status) {
 		case wxnotify.SubscribeAccept:
-			_, err := s.insert(ctx, e.AppID, []*store.CreditInsertParams{
-				subscribeCredit(e.AppID, e.OpenID, e.TemplateID, now, SourceEvent),
-			})
+			c, err := s.grant(ctx, e.AppID, e.OpenID, e.TemplateID, now, SourceEvent)
+			if err != nil || c == nil {
+				return err
+			}
+			_, err = s.insert(ctx, e.AppID, []*store.CreditInsertParams{c})
 			return err
 		case wxnotify.SubscribeReject:
 			return s.addChoice(ctx, &store.SubscribeChoiceAddParams{
@@ -385,7 +393,21 @@ func (s *Service) handleEvent(ctx context.Context, e *wxnotify.Event, now time.T
 			})
 		}
 	case wxnotify.EventSubscribeChange:
-		if e.Status != string(wxnotify.SubscribeReject) || e.TemplateID == "" {
+		if e.TemplateID == "" {
+			return nil
+		}
+		if e.Status == string(wxnotify.SubscribeAccept) {
+			// The user turned the template back on in the settings page: a
+			// long-term subscription lives again; a one-time template only
+			// may be asked for again, which grants nothing yet.
+			c, err := s.grant(ctx, e.AppID, e.OpenID, e.TemplateID, now, SourceEvent)
+			if err != nil || c == nil || c.Kind != string(wxnotify.CreditLongTerm) {
+				return err
+			}
+			_, err = s.insert(ctx, e.AppID, []*store.CreditInsertParams{c})
+			return err
+		}
+		if e.Status != string(wxnotify.SubscribeReject) {
 			return nil
 		}
 		n, err := s.Store.CreditKillTemplate(ctx, &store.CreditKillTemplateParams{
@@ -421,11 +443,40 @@ func (s *Service) addChoice(ctx context.Context, p *store.SubscribeChoiceAddPara
 	return nil
 }
 
-func subscribeCredit(appID, openID, templateID string, now time.Time, source string) *store.CreditInsertParams {
-	return &store.CreditInsertParams{
-		AppID: appID, OpenID: openID, Kind: string(wxnotify.CreditSubscribe), TemplateID: templateID,
-		Uses: 1, ObtainedAt: now, Source: source,
+// grant returns the credit one acceptance of templateID gives the user: a
+// one-time acceptance (one send), or for a long-term template (type 3 in
+// the catalog) a long-term subscription, which lasts until the user turns
+// it off; nil when the user holds a usable one already, since a second
+// would add nothing. A template the catalog does not know (never synced) is
+// taken as one-time: that may spend the acceptance on fewer sends than
+// WeChat allows, never on more.
+func (s *Service) grant(ctx context.Context, appID, openID, templateID string, now time.Time, source string) (*store.CreditInsertParams, error) {
+	kind := wxnotify.CreditSubscribe
+	t, err := s.Store.TemplateGet(ctx, appID, templateID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("template of the acceptance: %w", err)
+	case t.Type == wxnotify.TemplateLongTerm && !t.Deleted:
+		kind = wxnotify.CreditLongTerm
 	}
+	if kind == wxnotify.CreditLongTerm {
+		held, err := s.Store.CreditStocks(ctx, &store.CreditStocksParams{
+			AppID: appID, OpenID: openID, TemplateID: templateID, Kind: string(kind), Cutoff: s.cutoff(now),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("long-term subscriptions held: %w", err)
+		}
+		for _, h := range held {
+			if h.Credits > 0 {
+				return nil, nil
+			}
+		}
+	}
+	return &store.CreditInsertParams{
+		AppID: appID, OpenID: openID, Kind: string(kind), TemplateID: templateID,
+		Uses: 1, ObtainedAt: now, Source: source,
+	}, nil
 }
 
 func creditFromRow(c *store.Credit) *wxnotify.Credit {

@@ -243,6 +243,42 @@ func TestService_RecordSubscribeResult(t *testing.T) {
 	})
 }
 
+func TestService_LongTerm(t *testing.T) {
+	// A long-term template (type 3) accepted once is one long-term
+	// subscription: it is never used up, a second acceptance adds nothing,
+	// turning it off kills it and turning it back on grants it again.
+	t.Parallel()
+	forEngine(t, func(t *testing.T, tb *testBundle) {
+		ctx := t.Context()
+		if err := tb.store.TemplateUpsert(ctx, appID, &store.Template{AppID: appID, TemplateID: "LT", Kind: "subscribe",
+			Title: "预约提醒", Type: wxnotify.TemplateLongTerm, Keywords: []byte("[]")}, t0); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := tb.svc.RecordSubscribeResult(ctx, appID, openID, map[string]wxnotify.SubscribeChoice{"LT": "accept", "A": "accept"}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkStocks(t, tb, "long_term/LT uses=1 rej=0", "subscribe/A uses=2 rej=0")
+		for i := range 5 {
+			if c, err := tb.svc.SpendCredit(ctx, appID, openID, "LT"); err != nil || c.Kind != wxnotify.CreditLongTerm {
+				t.Fatalf("spend %d of the long-term subscription: %+v, %v", i, c, err)
+			}
+		}
+		change := func(status string, at time.Time) {
+			t.Helper()
+			if err := tb.svc.HandleEvents(ctx, []*wxnotify.Event{{AppID: appID, Type: wxnotify.EventSubscribeChange,
+				OpenID: openID, TemplateID: "LT", Status: status, CreateTime: at}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		change("reject", t0.Add(time.Minute))
+		checkStocks(t, tb, "subscribe/A uses=2 rej=0")
+		change("accept", t0.Add(2*time.Minute))
+		checkStocks(t, tb, "long_term/LT uses=1 rej=0", "subscribe/A uses=2 rej=0")
+	})
+}
+
 func TestService_HandleEvents(t *testing.T) {
 	t.Parallel()
 	popup := func(status string, at time.Time) *wxnotify.Event {

@@ -209,3 +209,51 @@ func (m *Metrics) WeChatErrors(context.Context) (map[string]int64, error) {
 	}
 	return out, err
 }
+
+// Build is the build an instance runs, for the wxnotify_build_info gauge.
+type Build struct {
+	Version, Revision, Time, GoVersion string
+	Modified                           bool
+}
+
+// RegisterBuild adds wxnotify_build_info: always 1, with the build in its
+// labels, so a dashboard shows which commit each instance runs (join on
+// instance to group other series by version).
+func (m *Metrics) RegisterBuild(b Build) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wxnotify_build_info",
+		Help: "The build this instance runs: module version, VCS revision and time, whether the tree was modified, Go version. Always 1.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "time": b.Time,
+			"modified": strconv.FormatBool(b.Modified), "goversion": b.GoVersion},
+	})
+	g.Set(1)
+	m.Registry.MustRegister(g)
+}
+
+// DailySend is one app's delivered sends of a kind today, and its limit.
+type DailySend struct {
+	AppID, Kind string
+	Sent, Limit int64
+}
+
+// RegisterDailySends exports the daily send counters as the pipeline last
+// read them (every instance reads the same, shared counters).
+func (m *Metrics) RegisterDailySends(read func() []DailySend) {
+	m.Registry.MustRegister(&dailyCollector{read: read,
+		sent:  prometheus.NewDesc("wxnotify_daily_sends", "Sends delivered today (Beijing time) per app and kind, counted by every instance.", []string{"appid", "kind"}, nil),
+		limit: prometheus.NewDesc("wxnotify_daily_send_limit", "The daily send limit per app and kind; at it the app's sends wait for the next day.", []string{"appid", "kind"}, nil)})
+}
+
+type dailyCollector struct {
+	read        func() []DailySend
+	sent, limit *prometheus.Desc
+}
+
+func (c *dailyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.sent; ch <- c.limit }
+
+func (c *dailyCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, d := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.GaugeValue, float64(d.Sent), d.AppID, d.Kind)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(d.Limit), d.AppID, d.Kind)
+	}
+}

@@ -408,6 +408,10 @@ type FinishParams struct {
 	MsgID      string
 	LastError  string
 	Attempt    *store.Attempt // nil when WeChat was not called; N 0: numbered after the message's last
+	// Prior are calls made for this outcome before Attempt (a send with a
+	// token WeChat rejected, repeated at once with a new one), recorded
+	// before it.
+	Prior []*store.Attempt
 	// What to do with the reserved credit.
 	KillCreditReason string // WeChat rejected it: kill it and drop it from the message
 	RefundCredit     bool   // the use was certainly not consumed: give it back and drop it
@@ -490,6 +494,7 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 		var (
 			attempts []*store.Attempt
 			credits  settlements
+			sends    dailySends
 		)
 		for i, m := range rows {
 			if m == nil {
@@ -497,6 +502,11 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 			}
 			p := ps[i]
 			applied[i] = true
+			for _, pa := range p.Prior {
+				c := *pa
+				c.MessageID = m.ID
+				attempts = append(attempts, &c)
+			}
 			var a *store.Attempt
 			if p.Attempt != nil {
 				c := *p.Attempt
@@ -505,6 +515,9 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 				attempts = append(attempts, a)
 			}
 			credits.add(m, p.KillCreditReason, p.RefundCredit)
+			if m.State == string(wxnotify.MessageDelivered) {
+				sends.add(m.AppID, m.Kind, cmp.Or(p.Now, dbNow))
+			}
 			if wxnotify.MessageState(m.State).Terminal() {
 				e.add(m, a)
 			}
@@ -517,12 +530,35 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 				return fmt.Errorf("record attempts: %w", err)
 			}
 		}
+		if err := tx.DailySendAdd(ctx, sends.list()); err != nil {
+			return fmt.Errorf("count daily sends: %w", err)
+		}
 		return e.record(ctx, tx, cmp.Or(dbNow, ps[0].Now))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("finish messages: %w", err)
 	}
 	return applied, nil
+}
+
+// dailySends counts a transaction's deliveries per app, kind and quota day,
+// for the daily send limits.
+type dailySends map[store.DailySend]int64
+
+func (d *dailySends) add(appID, kind string, at time.Time) {
+	if *d == nil {
+		*d = dailySends{}
+	}
+	(*d)[store.DailySend{AppID: appID, Kind: kind, Day: wxnotify.QuotaDay(at)}]++
+}
+
+func (d dailySends) list() []*store.DailySend {
+	out := make([]*store.DailySend, 0, len(d))
+	for k, n := range d {
+		k.Sent = n
+		out = append(out, &k)
+	}
+	return out
 }
 
 // settlements are the credits a transaction kills or refunds: the ones the

@@ -100,11 +100,12 @@ type CreditKillTemplateParams struct {
 	Reason     string
 }
 
-// Validate reports a malformed request: every field is required, so an
-// empty template never matches (and kills) legacy credits.
+// Validate reports a malformed request: every field but OpenID (empty: all
+// the app's users) is required, so an empty template never matches (and
+// kills) legacy credits.
 func (p *CreditKillTemplateParams) Validate() error {
-	if p.AppID == "" || p.OpenID == "" || p.TemplateID == "" || p.Reason == "" {
-		return fmt.Errorf("store: credit kill template: AppID, OpenID, TemplateID and Reason required")
+	if p.AppID == "" || p.TemplateID == "" || p.Reason == "" {
+		return fmt.Errorf("store: credit kill template: AppID, TemplateID and Reason required")
 	}
 	return nil
 }

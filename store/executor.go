@@ -107,8 +107,8 @@ type Executor interface {
 	// Killing a dead credit keeps the first reason. Returns ErrNotFound if
 	// the credit does not exist.
 	CreditKill(ctx context.Context, id int64, reason string) error
-	// CreditKillTemplate kills every usable credit of the user for the
-	// template and returns how many. Returns an error if p.Validate fails.
+	// CreditKillTemplate kills every usable credit of the user (of every
+	// user when p.OpenID is empty) for the template and returns how many. Returns an error if p.Validate fails.
 	CreditKillTemplate(ctx context.Context, p *CreditKillTemplateParams) (int64, error)
 	// CreditPurge deletes credits that are expired, dead, or used up (see
 	// CreditPurgeParams), and returns how many.
@@ -330,9 +330,15 @@ type Executor interface {
 	// the message's template for subscribe messages, p.TemplateKinds of
 	// any template for legacy ones, expiring after p.Cutoff.
 	MessageRequeueWaiting(ctx context.Context, p *MessageRequeueWaitingParams) (int64, error)
-	// AttemptInsertMany stores calls to WeChat, all or none. An attempt with
-	// N 0 is numbered after the message's last, and its N set; at most one
-	// per message may be so numbered in one call.
+	// DailySendAdd adds each d.Sent to the counter of (AppID, Day, Kind),
+	// creating it; a counter of an app that does not exist is ErrNotFound.
+	DailySendAdd(ctx context.Context, ds []*DailySend) error
+	// DailySendList returns the counters of day, by app and kind.
+	DailySendList(ctx context.Context, day string) ([]*DailySend, error)
+	// AttemptInsertMany stores calls to WeChat, all or none. Attempts with
+	// N 0 are numbered after the message's last, in order, and their N set;
+	// a call gives a message numbered attempts or numbers of its own, not
+	// both.
 	AttemptInsertMany(ctx context.Context, as []*Attempt) error
 
 	// MessageGet returns a message, or ErrNotFound.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -203,9 +204,19 @@ type MessageCountsParams struct {
 }
 
 // NumberAttempts sets the N of the attempts inserted with N 0 from the
-// (message id, n) pairs next yields, for drivers of AttemptInsertMany.
+// (message id, n) pairs next yields, for drivers of AttemptInsertMany: a
+// message's numbered attempts take its new numbers in order.
 func NumberAttempts(as []*Attempt, next func(id *int64, n *int) (bool, error)) error {
-	numbered := make(map[int64]int, len(as))
+	given := make(map[int64]map[int]bool)
+	for _, a := range as {
+		if a.N > 0 {
+			if given[a.MessageID] == nil {
+				given[a.MessageID] = map[int]bool{}
+			}
+			given[a.MessageID][a.N] = true
+		}
+	}
+	numbered := make(map[int64][]int, len(as))
 	for {
 		var (
 			id int64
@@ -218,11 +229,16 @@ func NumberAttempts(as []*Attempt, next func(id *int64, n *int) (bool, error)) e
 		if !ok {
 			break
 		}
-		numbered[id] = max(numbered[id], n)
+		if !given[id][n] {
+			numbered[id] = append(numbered[id], n)
+		}
+	}
+	for _, ns := range numbered {
+		slices.Sort(ns)
 	}
 	for _, a := range as {
-		if a.N == 0 {
-			a.N = numbered[a.MessageID]
+		if ns := numbered[a.MessageID]; a.N == 0 && len(ns) > 0 {
+			a.N, numbered[a.MessageID] = ns[0], ns[1:]
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/store"
+	"github.com/wxnotify/wxnotify/wechat"
 )
 
 // AppService is the registry of mini programs. It is in this package because
@@ -17,6 +18,10 @@ type AppService struct {
 	Store store.Executor
 	Box   *seal.Box
 	Now   func() time.Time
+	// Check, when set, makes CreateApp fetch one token with the secret
+	// before storing the app, so that a wrong appid or secret is refused at
+	// once instead of failing every send later as "unavailable".
+	Check Fetcher
 }
 
 var _ wxnotify.AppService = (*AppService)(nil)
@@ -33,6 +38,11 @@ func (s *AppService) CreateApp(ctx context.Context, app *wxnotify.App) error {
 	}
 	if s.Box == nil {
 		return wxnotify.Errorf(wxnotify.EINTERNAL, "%v", seal.ErrNoKey)
+	}
+	if s.Check != nil {
+		if err := checkCredentials(ctx, s.Check, app); err != nil {
+			return err
+		}
 	}
 	now := nowFunc(s.Now)().UTC()
 	err := s.Store.AppInsert(ctx, &store.AppInsertParams{
@@ -88,4 +98,31 @@ func (s *AppService) DeleteApp(ctx context.Context, appID string) error {
 
 func appFromRow(r *store.App) *wxnotify.App {
 	return &wxnotify.App{AppID: r.AppID, Name: r.Name, TokenMode: wxnotify.TokenMode(r.TokenMode), CreatedAt: r.CreatedAt}
+}
+
+// checkCredentials fetches one token for app: WeChat's answer to a wrong
+// appid (40013) or secret (40125, or 40001 on the token endpoints) is
+// EINVALID naming the field; an unreachable WeChat is EUNAVAILABLE. The
+// token is not kept: a stable_token fetch does not replace the token other
+// systems hold, and the token service fetches its own.
+func checkCredentials(ctx context.Context, f Fetcher, app *wxnotify.App) error {
+	_, _, err := f.FetchToken(ctx, app.AppID, app.Secret, app.TokenMode, false)
+	if err == nil {
+		return nil
+	}
+	var we *wechat.Error
+	if errors.As(err, &we) {
+		switch we.ErrCode {
+		case 40013:
+			return wxnotify.FieldErrorf("appid", "WeChat does not know appid %s (40013)", app.AppID)
+		case 40125, 40001:
+			return wxnotify.FieldErrorf("secret", "WeChat refused the AppSecret of %s (%d): copy it again from the mini program's admin console (开发管理 → 开发设置)", app.AppID, we.ErrCode)
+		case 40164:
+			return wxnotify.Errorf(wxnotify.EINVALID, "WeChat refused this machine's IP for %s (40164): add it to the app's IP whitelist", app.AppID)
+		}
+	}
+	if c := wechat.ClassOf(err); c == wechat.ClassRetry || c == wechat.ClassThrottle || c == wechat.ClassQuota {
+		return wxnotify.Errorf(wxnotify.EUNAVAILABLE, "cannot check the secret of %s with WeChat now: %v", app.AppID, err)
+	}
+	return wxnotify.Errorf(wxnotify.EINVALID, "WeChat refused the credentials of %s: %v", app.AppID, err)
 }

@@ -69,6 +69,9 @@ type Service struct {
 	MinBackoff   time.Duration
 	MaxBackoff   time.Duration
 	PollInterval time.Duration
+	// DailyLimit, when set, gives the daily send limit of a message kind
+	// that Status reports (the pipeline's; else WeChat's defaults).
+	DailyLimit func(kind string) int64
 	// OnRefresh, when set, is called after every fetch from WeChat with its
 	// error (nil on success), for metrics.
 	OnRefresh func(appID string, err error)
@@ -80,6 +83,10 @@ type Service struct {
 	flight   singleflight.Group
 	mu       sync.Mutex
 	cache    map[string]*cached
+	// rejected is the generation of each app's token that WeChat rejected
+	// here: it is never handed out again, even when its replacement could
+	// not be fetched (the caller then hears EUNAVAILABLE and retries).
+	rejected map[string]int64
 }
 
 var _ wxnotify.TokenService = (*Service)(nil)
@@ -110,6 +117,7 @@ func (s *Service) init() {
 		s.MaxBackoff = orDefault(s.MaxBackoff, DefaultMaxBackoff)
 		s.PollInterval = orDefault(s.PollInterval, DefaultPollInterval)
 		s.cache = make(map[string]*cached)
+		s.rejected = make(map[string]int64)
 	})
 }
 
@@ -120,12 +128,13 @@ func (s *Service) init() {
 func (s *Service) Token(ctx context.Context, appID string) (*wxnotify.AccessToken, error) {
 	s.init()
 	now := s.Now()
-	if c := s.cached(appID); c != nil && now.Before(c.token.ExpiresAt.Add(-s.RefreshAhead)) {
+	c, rejected := s.cachedUnrejected(appID)
+	if c != nil && now.Before(c.token.ExpiresAt.Add(-s.RefreshAhead)) {
 		t := c.token
 		return &t, nil
 	}
 	v, err, _ := s.flight.Do(appID, func() (any, error) {
-		return s.ensure(ctx, appID, 0)
+		return s.ensure(ctx, appID, rejected)
 	})
 	if err != nil {
 		return nil, err
@@ -155,6 +164,7 @@ func (s *Service) Invalidate(ctx context.Context, appID string, rejected wxnotif
 				s.store(appID, cur)
 				return cur, nil
 			}
+			s.reject(appID, row.Generation)
 			return s.ensure(ctx, appID, row.Generation)
 		}
 		return s.ensure(ctx, appID, 0)
@@ -316,6 +326,9 @@ func (s *Service) Status(ctx context.Context, appID string) (*wxnotify.TokenStat
 		return nil, fmt.Errorf("get app: %w", err)
 	}
 	st := &wxnotify.TokenStatus{AppID: appID, Mode: wxnotify.TokenMode(app.TokenMode)}
+	if st.SentToday, err = s.sentToday(ctx, appID); err != nil {
+		return nil, err
+	}
 	row, err := s.Store.TokenGet(ctx, appID)
 	if errors.Is(err, store.ErrNotFound) {
 		return st, nil
@@ -332,6 +345,33 @@ func (s *Service) Status(ctx context.Context, appID string) (*wxnotify.TokenStat
 	}
 	st.LastError, st.LastErrorAt = row.LastError, row.LastErrorAt
 	return st, nil
+}
+
+// sentToday reads the app's daily send counters of this quota day.
+func (s *Service) sentToday(ctx context.Context, appID string) ([]wxnotify.DailySendStatus, error) {
+	day := wxnotify.QuotaDay(s.Now())
+	counts, err := s.Store.DailySendList(ctx, day)
+	if err != nil {
+		return nil, fmt.Errorf("daily sends: %w", err)
+	}
+	sent := map[string]int64{}
+	for _, c := range counts {
+		if c.AppID == appID {
+			sent[c.Kind] = c.Sent
+		}
+	}
+	out := make([]wxnotify.DailySendStatus, 0, 2)
+	for _, kind := range []wxnotify.MessageKind{wxnotify.MessageSubscribe, wxnotify.MessageTemplate} {
+		limit := int64(wxnotify.DefaultDailySubscribeLimit)
+		if kind == wxnotify.MessageTemplate {
+			limit = wxnotify.DefaultDailyTemplateLimit
+		}
+		if s.DailyLimit != nil {
+			limit = s.DailyLimit(string(kind))
+		}
+		out = append(out, wxnotify.DailySendStatus{Kind: kind, Day: day, Sent: sent[string(kind)], Limit: limit})
+	}
+	return out, nil
 }
 
 // NextRefresh returns when the app's token is next due, for the scheduler.
@@ -368,10 +408,22 @@ func (s *Service) open(row *store.Token) (*cached, error) {
 	}}, nil
 }
 
-func (s *Service) cached(appID string) *cached {
+// cachedUnrejected returns the app's cached token unless WeChat rejected
+// it, and the generation that was rejected (0: none).
+func (s *Service) cachedUnrejected(appID string) (*cached, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cache[appID]
+	c, rejected := s.cache[appID], s.rejected[appID]
+	if c != nil && c.generation == rejected {
+		return nil, rejected
+	}
+	return c, rejected
+}
+
+func (s *Service) reject(appID string, generation int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejected[appID] = max(s.rejected[appID], generation)
 }
 
 func (s *Service) store(appID string, c *cached) {

@@ -176,16 +176,18 @@ func TestService_InvalidateBurst(t *testing.T) {
 			}
 			tb.sim.RevokeTokens(appID)
 			before := tb.sim.Calls("/cgi-bin/stable_token", appID)
-			tb.sim.GrantSubscribe(appID, openID, tb.tpl, 400)
-
 			var wg sync.WaitGroup
 			var rejected, delivered atomic.Int64
 			for i := range 200 {
+				// One user per sender: WeChat refuses concurrent sends to one
+				// openid (43108), which is not what this test is about.
+				user := fmt.Sprintf("oUSER%012d", i)
+				tb.sim.GrantSubscribe(appID, user, tb.tpl, 1)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					svc := svcs[i%len(svcs)]
-					_, err := tb.client.SendSubscribe(ctx, old.Value.Reveal(), &wechat.SubscribeMessage{ToUser: openID, TemplateID: tb.tpl, Data: wechat.Data{"thing1": "书"}})
+					_, err := tb.client.SendSubscribe(ctx, old.Value.Reveal(), &wechat.SubscribeMessage{ToUser: user, TemplateID: tb.tpl, Data: wechat.Data{"thing1": "书"}})
 					if wechat.ClassOf(err) != wechat.ClassToken {
 						t.Errorf("send with revoked token: err=%v, want a token error", err)
 						return
@@ -196,7 +198,7 @@ func TestService_InvalidateBurst(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					if _, err := tb.client.SendSubscribe(ctx, tok.Value.Reveal(), &wechat.SubscribeMessage{ToUser: openID, TemplateID: tb.tpl, Data: wechat.Data{"thing1": "书"}}); err != nil {
+					if _, err := tb.client.SendSubscribe(ctx, tok.Value.Reveal(), &wechat.SubscribeMessage{ToUser: user, TemplateID: tb.tpl, Data: wechat.Data{"thing1": "书"}}); err != nil {
 						t.Errorf("send with new token: %v", err)
 						return
 					}
@@ -273,6 +275,33 @@ func TestService_RefreshErrors(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), secret) {
 			t.Fatal("secret in error")
+		}
+	})
+	t.Run("RejectedNeverHandedOutAgain", func(t *testing.T) {
+		// WeChat rejected the token and the refresh fails (45009): callers
+		// hear EUNAVAILABLE until a new token is fetched, never the old one.
+		t.Parallel()
+		tb := setup(t, engine, wxnotify.TokenModeStable)
+		svc := tb.instance(t, 0, nil)
+		first, err := svc.Token(ctx, appID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.sim.InjectFault(wechatsim.Fault{Path: "/cgi-bin/stable_token", Count: 1, ErrCode: 45009})
+		if _, err := svc.Invalidate(ctx, appID, first.Value); wxnotify.ErrorCode(err) != wxnotify.EUNAVAILABLE {
+			t.Fatalf("Invalidate while stable_token answers 45009: %v, want EUNAVAILABLE", err)
+		}
+		for range 3 {
+			if got, err := svc.Token(ctx, appID); err == nil && got.Value == first.Value {
+				t.Fatal("the rejected token was handed out again")
+			} else if wxnotify.ErrorCode(err) != wxnotify.EUNAVAILABLE {
+				t.Fatalf("Token after the failed refresh: %v, want EUNAVAILABLE", err)
+			}
+		}
+		tb.sim.Advance(time.Minute) // the refresh backoff is over
+		got, err := svc.Token(ctx, appID)
+		if err != nil || got.Value == first.Value {
+			t.Fatalf("Token after the backoff: %v, %v; want a new token", got, err)
 		}
 	})
 	t.Run("ErrUnknownApp", func(t *testing.T) {

@@ -339,10 +339,18 @@ func refusePrivateAddress(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+	if privateAddress(ip) {
 		return errPrivateAddress
 	}
 	return nil
+}
+
+// privateAddress reports an address a webhook must not reach unless
+// private networks are allowed: loopback, private (RFC 1918, IPv6 ULA),
+// link-local (cloud metadata), unspecified or multicast. The dialer checks
+// every connection with it, and Service.CreateWebhook every URL.
+func privateAddress(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
 }

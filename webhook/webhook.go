@@ -37,6 +37,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/wxnotify/wxnotify"
@@ -79,6 +82,13 @@ type Service struct {
 	Store store.Executor
 	Box   *seal.Box
 	Now   func() time.Time
+	// AllowPrivateNetworks accepts webhook URLs on loopback, private and
+	// link-local addresses (delivery.webhook_allow_private, as
+	// Sender.AllowPrivateNetworks). Off, CreateWebhook refuses them.
+	AllowPrivateNetworks bool
+	// LookupNetIP resolves a URL's host for that check; nil means
+	// net.DefaultResolver.
+	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 var _ wxnotify.WebhookService = (*Service)(nil)
@@ -91,6 +101,11 @@ func (s *Service) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error 
 	}
 	if err := w.Validate(); err != nil {
 		return err
+	}
+	if !s.AllowPrivateNetworks {
+		if err := s.checkPublic(ctx, w.URL); err != nil {
+			return err
+		}
 	}
 	if s.Box == nil {
 		return wxnotify.Errorf(wxnotify.EINTERNAL, "%v", seal.ErrNoKey)
@@ -162,6 +177,43 @@ func (s *Service) DeleteWebhook(ctx context.Context, id int64) error {
 		return wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
 	} else if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
+	}
+	return nil
+}
+
+// checkPublic refuses a webhook URL whose host is, or resolves to, an
+// address the sender would refuse (privateAddress), so the caller learns it
+// at creation (400) rather than from events that fail at delivery. The
+// sender still checks every connection: DNS may change after creation.
+func (s *Service) checkPublic(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return wxnotify.FieldErrorf("url", "not a URL")
+	}
+	host := u.Hostname()
+	refuse := func(a netip.Addr) error {
+		return wxnotify.FieldErrorf("url", "%s is a loopback, private or link-local address (%s): webhooks call only public addresses unless delivery.webhook_allow_private is set", host, a)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if privateAddress(a) {
+			return refuse(a)
+		}
+		return nil
+	}
+	lookup := s.LookupNetIP
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupNetIP
+	}
+	addrs, err := lookup(ctx, "ip", host)
+	if err != nil {
+		// A host that does not resolve now reaches nothing now; the
+		// sender's dialer checks the address it resolves to later.
+		return nil
+	}
+	for _, a := range addrs {
+		if privateAddress(a) {
+			return refuse(a)
+		}
 	}
 	return nil
 }

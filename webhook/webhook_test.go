@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,7 +154,7 @@ func webhookEnv(t *testing.T, engine testdb.Engine, statuses ...int) (*env, *rec
 	t.Helper()
 	e := newEnv(t, engine)
 	rcv := newReceiver(t, e.clock, statuses...)
-	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 	w := &wxnotify.Webhook{AppID: testApp, URL: rcv.srv.URL + "/hook?token=abc"}
 	if err := svc.CreateWebhook(keyCtx(testApp), w); err != nil {
 		t.Fatal(err)
@@ -298,7 +300,7 @@ func TestSender(t *testing.T) {
 					http.Redirect(w, r, elsewhere.URL+"/stolen", http.StatusTemporaryRedirect)
 				}))
 				t.Cleanup(redirector.Close)
-				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 				if err := svc.CreateWebhook(keyCtx(testApp), &wxnotify.Webhook{AppID: testApp, URL: redirector.URL}); err != nil {
 					t.Fatal(err)
 				}
@@ -321,7 +323,7 @@ func TestSender(t *testing.T) {
 				release := make(chan struct{})
 				slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 				t.Cleanup(func() { close(release); slow.Close() })
-				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
+				svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock, AllowPrivateNetworks: true}
 				if err := svc.CreateWebhook(keyCtx(testApp), &wxnotify.Webhook{AppID: testApp, URL: slow.URL}); err != nil {
 					t.Fatal(err)
 				}
@@ -400,5 +402,46 @@ func TestNewHTTPClientRefusesPrivateAddresses(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Fatal("the loopback receiver was reached")
+	}
+}
+
+// TestService_PrivateAddressRefused: a URL on (or resolving to) an address
+// the sender would refuse is refused at creation, 400 naming url, unless
+// private networks are allowed; nothing is stored.
+func TestService_PrivateAddressRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
+	resolve := func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		switch host {
+		case "internal.example":
+			return []netip.Addr{netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.0.0.5")}, nil
+		case "public.example":
+			return []netip.Addr{netip.MustParseAddr("203.0.113.9")}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock, LookupNetIP: resolve}
+	ctx := keyCtx(testApp)
+	for _, u := range []string{
+		"http://127.0.0.1:8080/h", "https://10.1.2.3/h", "http://169.254.169.254/latest/meta-data/",
+		"http://[::1]/h", "http://[fd00::1]/h", "http://0.0.0.0/h", "http://[::ffff:192.168.1.1]/h",
+		"https://internal.example/h",
+	} {
+		err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: testApp, URL: u})
+		if wxnotify.ErrorCode(err) != wxnotify.EINVALID || wxnotify.ErrorField(err) != "url" {
+			t.Errorf("create %s: %v, want EINVALID naming url", u, err)
+		}
+	}
+	if list, err := svc.FindWebhooks(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("refused webhooks stored: %v %v", list, err)
+	}
+	for _, u := range []string{"https://public.example/h", "https://unknown.example/h", "https://203.0.113.7/h"} {
+		if err := svc.CreateWebhook(ctx, &wxnotify.Webhook{AppID: testApp, URL: u}); err != nil {
+			t.Errorf("create %s: %v", u, err)
+		}
+	}
+	allow := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock, LookupNetIP: resolve, AllowPrivateNetworks: true}
+	if err := allow.CreateWebhook(ctx, &wxnotify.Webhook{AppID: testApp, URL: "http://127.0.0.1:8080/h"}); err != nil {
+		t.Fatalf("create a loopback webhook with private networks allowed: %v", err)
 	}
 }

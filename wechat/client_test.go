@@ -386,6 +386,15 @@ func TestSendSubscribe_Errcodes(t *testing.T) {
 		{47003, wechat.ClassPermanent},
 		{41030, wechat.ClassPermanent},
 		{48001, wechat.ClassPermanent},
+		{40243, wechat.ClassPermanent},
+		{40002, wechat.ClassPermanent},
+		{40066, wechat.ClassPermanent},
+		{41002, wechat.ClassPermanent},
+		{41004, wechat.ClassPermanent},
+		{41008, wechat.ClassPermanent},
+		{43002, wechat.ClassPermanent},
+		{44002, wechat.ClassPermanent},
+		{47001, wechat.ClassPermanent},
 		{99999, wechat.ClassPermanent}, // unknown
 	}
 	c, f := newFixture(t)

@@ -87,6 +87,8 @@ func classOfCode(endpoint string, code int) Class {
 		return ClassRetry
 	case 45011: // api minute-quota reach limit, must slower, retry next minute
 		return ClassThrottle
+	case 43108: // concurrent calls to the same openid: another send to the user was in flight
+		return ClassRetry
 
 	case 40001: // invalid credential: access_token invalid or not latest;
 		// from the token and login endpoints it means the AppSecret is wrong
@@ -132,7 +134,27 @@ func classOfCode(endpoint string, code int) Class {
 		return ClassPermanent
 	case 40226: // code blocked: high-risk user, login refused
 		return ClassPermanent
-	case 48001: // api unauthorized: the app lacks this permission
+	case 48001: // api unauthorized: the app lacks this permission, or the token is of another kind of account
+		return ClassPermanent
+	case 40243: // AppSecret frozen by the operator: no token can be fetched until it is thawed
+		return ClassPermanent
+
+	// Malformed requests: a bug in the caller (or this package), never fixed by retrying.
+	case 40002: // invalid grant_type: not client_credential (token) or authorization_code (login)
+		return ClassPermanent
+	case 40066: // invalid url: the path is not an API; api.weixin.qq.com answers it with HTTP 200
+		return ClassPermanent
+	case 41002: // appid missing
+		return ClassPermanent
+	case 41004: // appsecret missing
+		return ClassPermanent
+	case 41008: // missing code: js_code absent or empty on jscode2session
+		return ClassPermanent
+	case 43002: // require POST method
+		return ClassPermanent
+	case 44002: // empty post data: a POST endpoint got no body
+		return ClassPermanent
+	case 47001: // data format error: the body is not the JSON the endpoint takes
 		return ClassPermanent
 	}
 	return ClassPermanent

@@ -84,7 +84,35 @@ type app struct {
 	sendQuota   dailyCounter
 	legacyQuota dailyCounter
 	delivered   atomic.Int64
+	overlaps    atomic.Int64 // sends refused with 43108: another to the same openid was in flight
 	calls       [numPaths]atomic.Int64
+}
+
+// enter marks a send to openid in flight and reports whether it is the
+// only one; every enter is followed by leave.
+func (a *app) enter(openid string) bool {
+	sh := a.shard(openid)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	u := sh.user(openid)
+	u.inflight++
+	return u.inflight == 1
+}
+
+func (a *app) leave(openid string) {
+	sh := a.shard(openid)
+	sh.mu.Lock()
+	sh.user(openid).inflight--
+	sh.mu.Unlock()
+}
+
+// Overlaps returns how many sends of appid were refused with 43108 because
+// another send to the same openid was in flight.
+func (s *Server) Overlaps(appid string) int64 {
+	if a := s.app(appid); a != nil {
+		return a.overlaps.Load()
+	}
+	return 0
 }
 
 type shard struct {
@@ -94,9 +122,10 @@ type shard struct {
 }
 
 type user struct {
-	grants map[string]int // template id -> remaining one-shot acceptances
-	inbox  []Delivered    // ring buffer of at most inboxLimit
-	start  int
+	inflight int            // sends to this openid being handled now (43108 above one)
+	grants   map[string]int // template id -> remaining one-shot acceptances
+	inbox    []Delivered    // ring buffer of at most inboxLimit
+	start    int
 }
 
 type loginCode struct {
@@ -258,6 +287,19 @@ func (s *Server) GrantSubscribe(appid, openid, templateID string, n int) {
 	sh := a.shard(openid)
 	sh.mu.Lock()
 	sh.user(openid).grants[templateID] += n
+	sh.mu.Unlock()
+}
+
+// RevokeSubscribe records that openid turned templateID off in the settings page: no
+// acceptance of it is left.
+func (s *Server) RevokeSubscribe(appid, openid, templateID string) {
+	a := s.app(appid)
+	if a == nil {
+		return
+	}
+	sh := a.shard(openid)
+	sh.mu.Lock()
+	sh.user(openid).grants[templateID] = 0 // the user stays known to the app (43101, not 40003)
 	sh.mu.Unlock()
 }
 

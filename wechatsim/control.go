@@ -74,6 +74,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			Title    string    `json:"title"`
 			Keywords []Keyword `json:"keywords"`
 			Legacy   bool      `json:"legacy"`
+			Type     int       `json:"type"` // 3: long-term subscription; else one-time
 		}
 		if !decodeControl(w, r, &req) || !s.knownApp(w, req.AppID) {
 			return
@@ -85,6 +86,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 				names[i] = k.Name
 			}
 			id = s.AddLegacyTemplateDirect(req.AppID, req.Title, names...)
+		} else if req.Type == 3 {
+			id = s.AddLongTermTemplateDirect(req.AppID, req.Title, req.Keywords...)
 		} else {
 			id = s.AddTemplateDirect(req.AppID, req.Title, req.Keywords...)
 		}
@@ -163,6 +166,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]int64{
 			"count":     int64(s.Calls(q.Get("path"), q.Get("appid"))),
 			"delivered": s.DeliveredCount(q.Get("appid")),
+			"overlaps":  s.Overlaps(q.Get("appid")),
 		})
 	case "POST /events":
 		var req struct {

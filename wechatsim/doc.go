@@ -8,7 +8,7 @@
 //
 //   - subscribe send answers msgid as a JSON number above 2^53 (clients decoding it into a
 //     float64 lose precision, as they would in production);
-//   - /cgi-bin/token and /sns/jscode2session label their JSON text/plain; other endpoints use
+//   - /sns/jscode2session labels its JSON text/plain; other endpoints use
 //     "application/json; encoding=utf-8";
 //   - errmsg carries a trailing " rid: xxxxxxxx-xxxxxxxx-xxxxxxxx", and a missing data value
 //     is reported as "argument invalid! data.thing1.value is emtpy" (sic);
@@ -36,8 +36,10 @@
 //
 // Each handler's comment lists its errcodes in the order they are checked. Common to all:
 // 41001 access_token missing, 40001 access_token unknown/revoked/superseded, 42001 expired,
-// 43002 a POST-only endpoint called otherwise, 47001 a body that does not parse. Unknown
-// paths are HTTP 404. Every errcode is sent with HTTP 200, as WeChat does.
+// 43002 a POST-only endpoint called otherwise, 44002 an empty body on a POST-only endpoint,
+// 47001 a body that does not parse; on the sends, 40003 a touser the app has never seen and
+// 43108 a send to an openid while another to it is in flight. Unknown paths are HTTP 200
+// with errcode 40066 "invalid url". Every errcode is sent with HTTP 200, as WeChat does.
 //
 // # Time
 //
@@ -92,8 +94,9 @@
 //
 // # Known limits
 //
-// The simulator does not check that an openid belongs to an app (any non-empty touser is a
-// user), does not push subscribe_msg_sent_event by itself after a send, and PushEvent does not
+// The simulator knows an openid once the app has seen it (a login code, a form_id or
+// prepay_id, a grant or a delivery); it does not push subscribe_msg_sent_event by itself
+// after a send, and PushEvent does not
 // grant acceptances (call GrantSubscribe). Per-minute rate limits (45011) are not simulated;
 // inject them as faults. The template library is a small invented seed.
 package wechatsim

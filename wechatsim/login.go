@@ -8,17 +8,25 @@ import (
 
 // handleCode2Session serves GET /sns/jscode2session (auth.code2Session) with appid, secret,
 // js_code and grant_type=authorization_code. Errors, in order: 40002 grant_type is not
-// authorization_code, 41002 appid missing, 40013 unknown appid, 41004 secret missing, 40125
-// wrong secret, 41008 js_code missing, 40029 unknown or expired code (codes live
-// LoginCodeLifetime), 40163 code already used. Success returns openid, session_key and, for
-// apps with App.UnionID, unionid. Like the real server it answers with Content-Type text/plain.
+// authorization_code (missing or wrong), 41002 appid missing, 40013 unknown appid, 41004
+// secret missing ("appsecret missing"), 40125 wrong secret, 41008 js_code missing ("missing
+// code"), 40029 unknown or expired code (codes live LoginCodeLifetime), 40163 code already
+// used. Success returns openid, session_key and, for apps with App.UnionID, unionid. Like the
+// real server it answers with Content-Type text/plain.
+//
+// The reference lists only -1, 40029, 45011 and 40226 for this endpoint; 41002, 41004 and
+// 41008 are what community reports show for a missing appid, secret or js_code, and 40002 is
+// WeChat's answer to a wrong grant_type on its other sns endpoints. The order of the checks is
+// not documented. 40226 (high-risk user) and 45011 (100 calls a minute per user) are not
+// simulated; inject them as faults. See docs/wechat.md, "Errcodes".
 func (s *Server) handleCode2Session(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	gt := q.Get("grant_type")
-	if gt == "authorization_code" {
-		gt = "client_credential" // same checks as the token endpoint from here on
+	if q.Get("grant_type") != "authorization_code" {
+		writeErr(w, ctPlain, 40002, "")
+		return
 	}
-	a, code := s.credentials(gt, q.Get("appid"), q.Get("secret"))
+	// The token endpoint's checks from here on (its grant_type check passes by construction).
+	a, code := s.credentials("client_credential", q.Get("appid"), q.Get("secret"))
 	if code != 0 {
 		writeErr(w, ctPlain, code, "")
 		return

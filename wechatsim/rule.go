@@ -1,30 +1,42 @@
 package wechatsim
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Keyword rules of subscribe message data (订阅消息参数值内容限制说明). Lengths count
-// characters (runes), not bytes. Every rule rejects an empty value.
+// Keyword rules of subscribe message data: the table 订阅消息参数值内容限制说明 of the
+// subscribeMessage.send reference ("其他说明"), read on its own here so that the
+// simulator and wxnotify's validator cannot share a misreading; the boundary values both
+// must agree on are in ../testdata/keyword_rules.tsv. Lengths count characters (runes),
+// not bytes. Every rule rejects an empty value, one of only spaces, and bytes that are not
+// UTF-8. "Symbol" is a character of Unicode's P or S categories, of any script; digits and
+// letters are ASCII.
 //
-//	thing             1-20 characters of any kind
-//	number            up to 32 digits, optionally one decimal point ("12", "3.14")
+//	thing             1-20 characters; no control characters
+//	number            digits with at most one decimal point between digits ("12", "3.14");
+//	                  up to 32 digits, the point not counted; no sign
 //	letter            up to 32 ASCII letters
-//	symbol            up to 5 symbols or punctuation marks
+//	symbol            up to 5 symbols
 //	character_string  up to 32 ASCII digits, letters or symbols (no spaces, no Chinese)
-//	time              a 24-hour time, optionally after a date ("15:01", "2019年10月1日 15:01",
-//	                  "2019-10-01 15:01:05"); two of them joined by "~" make a range
+//	time              a 24-hour time H:MM or HH:MM, optionally :SS, optionally after a date
+//	                  ("15:01", "2019年10月1日 15:01", "2019-10-01 15:01:05"); two joined by
+//	                  "~" make a range, whose second end may leave out the date
 //	date              a date, optionally followed by a 24-hour time ("2019年10月1日",
-//	                  "2019-10-01", "2019/10/01 15:01"); "~" ranges as for time
-//	amount            an optional currency symbol, up to 10 integer digits, an optional
-//	                  decimal part and an optional trailing "元" ("¥214.00", "30元")
-//	phone_number      up to 17 digits and symbols ("+86-0766-66888866")
+//	                  "2019-10-01", "2019/10/01 15:01", "2019.10.01"); "~" ranges as for
+//	                  time, the second end a date, or a time when the first has one
+//	                  Dates have a four-digit year and exist (no 13th month, no 30 February);
+//	                  a time after a numeric date needs a space before it, after 日 it may not.
+//	amount            an optional currency sign (Unicode Sc), up to 10 integer digits, an
+//	                  optional decimal part and an optional trailing "元" ("¥214.00", "30元")
+//	phone_number      up to 17 digits and symbols, at least one digit ("+86-0766-66888866")
 //	car_number        up to 8 characters: ASCII letters or digits, where the first and the
 //	                  last may also be Chinese ("粤A8Z888挂")
-//	name              up to 10 characters if it has any Chinese (Chinese, with letters or "·"
-//	                  mixed in), else up to 20 letters, spaces or symbols
+//	name              up to 10 characters if it has any Chinese, else up to 20; letters,
+//	                  symbols and spaces besides the Chinese; no digits
 //	phrase            up to 5 Chinese characters
 //
 // Unknown rules (e.g. enum) accept 1-20 characters, like thing.
@@ -51,23 +63,21 @@ func RuleOf(key string) string {
 
 // ValidValue reports whether v satisfies rule.
 func ValidValue(rule, v string) bool {
-	if v == "" {
+	if strings.TrimSpace(v) == "" || !utf8.ValidString(v) {
 		return false
 	}
 	n := utf8.RuneCountInString(v)
 	switch rule {
 	case RuleThing:
-		return n <= 20
+		return n <= 20 && all(v, func(r rune) bool { return !unicode.IsControl(r) && r != '\u2028' && r != '\u2029' })
 	case RuleNumber:
-		return n <= 32 && isDecimal(v)
+		return isDecimal(v) && countDigits(v) <= 32
 	case RuleLetter:
 		return n <= 32 && all(v, isASCIILetter)
 	case RuleSymbol:
 		return n <= 5 && all(v, isSymbol)
 	case RuleCharacterString:
-		return n <= 32 && all(v, func(r rune) bool {
-			return r < utf8.RuneSelf && (isASCIILetter(r) || isDigit(r) || isSymbol(r))
-		})
+		return n <= 32 && all(v, func(r rune) bool { return isASCIILetter(r) || isDigit(r) || isSymbol(r) })
 	case RuleTime:
 		return dateTimeRange(v, false, true)
 	case RuleDate:
@@ -102,6 +112,15 @@ func isASCIILetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <
 func isSymbol(r rune) bool      { return unicode.IsPunct(r) || unicode.IsSymbol(r) }
 func isHan(r rune) bool         { return unicode.Is(unicode.Han, r) }
 
+func countDigits(s string) int {
+	return len(s) - len(strings.Map(func(r rune) rune {
+		if isDigit(r) {
+			return -1
+		}
+		return r
+	}, s))
+}
+
 // isDecimal reports whether s is digits with at most one interior decimal point.
 func isDecimal(s string) bool {
 	intPart, frac, dot := strings.Cut(s, ".")
@@ -121,7 +140,7 @@ func validAmount(s string) bool {
 }
 
 func validCarNumber(s string, n int) bool {
-	if n < 2 || n > 8 {
+	if n > 8 {
 		return false
 	}
 	i := 0
@@ -136,38 +155,57 @@ func validCarNumber(s string, n int) bool {
 }
 
 func validName(s string, n int) bool {
+	other := func(r rune) bool { return isASCIILetter(r) || r == ' ' || isSymbol(r) }
 	if strings.IndexFunc(s, isHan) >= 0 {
-		return n <= 10 && all(s, func(r rune) bool { return isHan(r) || isASCIILetter(r) || r == '·' })
+		return n <= 10 && all(s, func(r rune) bool { return isHan(r) || other(r) })
 	}
-	return n <= 20 && strings.IndexFunc(s, isASCIILetter) >= 0 &&
-		all(s, func(r rune) bool { return isASCIILetter(r) || r == ' ' || isSymbol(r) })
+	return n <= 20 && all(s, other)
 }
 
-// dateTimeRange checks v, or both ends of "a~b", as a date and/or time; needDate and needTime
-// say which parts each end must have.
+// dateTimeRange checks v, or both ends of "a~b" (spaces around the "~" allowed), as a date
+// and/or time; needDate and needTime say which part the first end must have. The second end
+// of a time range needs a time; that of a date range a date, or a time after a first end
+// that has one.
 func dateTimeRange(v string, needDate, needTime bool) bool {
 	a, b, isRange := strings.Cut(v, "~")
-	if !dateTime(a, needDate, needTime) {
+	if isRange {
+		a, b = strings.TrimRight(a, " "), strings.TrimLeft(b, " ")
+	}
+	dateA, timeA, ok := dateTime(a)
+	if !ok || needDate && !dateA || needTime && !timeA {
 		return false
 	}
-	return !isRange || dateTime(b, needDate, needTime)
+	if !isRange {
+		return true
+	}
+	dateB, timeB, ok := dateTime(b)
+	switch {
+	case !ok:
+		return false
+	case needTime:
+		return timeB
+	default:
+		return dateB || timeA && timeB
+	}
 }
 
-func dateTime(s string, needDate, needTime bool) bool {
-	s = strings.TrimSpace(s)
-	hasDate := false
-	if rest, ok := cutDate(s); ok {
+// dateTime reads an optional date and an optional clock after it, and says which it found.
+func dateTime(s string) (hasDate, hasTime, ok bool) {
+	if rest, cjk, found := cutDate(s); found {
 		hasDate = true
-		s = strings.TrimLeft(rest, " ")
-	}
-	hasTime := false
-	if s != "" {
-		if !isClock(s) {
-			return false
+		if rest == "" {
+			return true, false, true
 		}
-		hasTime = true
+		clock := strings.TrimLeft(rest, " ")
+		if clock == rest && !cjk {
+			return true, false, false
+		}
+		s = clock
 	}
-	return (hasDate || hasTime) && (!needDate || hasDate) && (!needTime || hasTime)
+	if !isClock(s) {
+		return hasDate, false, false
+	}
+	return hasDate, true, true
 }
 
 // digits reads 1..max leading ASCII digits (at least min) and returns their value and the rest.
@@ -180,44 +218,51 @@ func digits(s string, min, max int) (int, string, bool) {
 	return v, s[n:], n >= min
 }
 
-// cutDate removes a leading date: "2019年10月1日", "10月1日", "2019-10-01" or "2019/10/01".
-func cutDate(s string) (string, bool) {
+// cutDate removes a leading date, "2019年10月1日" or "2019-10-01", "2019/10/01",
+// "2019.10.01", and reports whether it ended in 日 and whether the date was real.
+func cutDate(s string) (rest string, cjk, ok bool) {
 	y, rest, ok := digits(s, 4, 4)
-	if ok && rest != "" && (rest[0] == '-' || rest[0] == '/') {
-		sep := rest[0]
-		m, r2, ok := digits(rest[1:], 1, 2)
-		if !ok || r2 == "" || r2[0] != sep {
-			return s, false
+	if !ok || rest == "" {
+		return s, false, false
+	}
+	if r, found := strings.CutPrefix(rest, "年"); found {
+		m, r, ok := digits(r, 1, 2)
+		if !ok {
+			return s, false, false
 		}
-		d, r3, ok := digits(r2[1:], 1, 2)
-		return r3, ok && validYMD(y, m, d)
-	}
-	if ok {
-		r, found := strings.CutPrefix(rest, "年")
-		if !found {
-			return s, false
+		if r, found = strings.CutPrefix(r, "月"); !found {
+			return s, false, false
 		}
-		rest = r
-	} else {
-		rest, y = s, 2000
+		d, r, ok := digits(r, 1, 2)
+		if !ok {
+			return s, false, false
+		}
+		r, found = strings.CutPrefix(r, "日")
+		return r, true, found && validYMD(y, m, d)
 	}
-	m, rest, ok := digits(rest, 1, 2)
-	if !ok {
-		return s, false
+	sep := rest[0]
+	if sep != '-' && sep != '/' && sep != '.' {
+		return s, false, false
 	}
-	rest, found := strings.CutPrefix(rest, "月")
-	if !found {
-		return s, false
+	m, r2, ok := digits(rest[1:], 1, 2)
+	if !ok || r2 == "" || r2[0] != sep {
+		return s, false, false
 	}
-	d, rest, ok := digits(rest, 1, 2)
-	if !ok {
-		return s, false
-	}
-	rest, found = strings.CutPrefix(rest, "日")
-	return rest, found && validYMD(y, m, d)
+	d, r3, ok := digits(r2[1:], 1, 2)
+	return r3, false, ok && validYMD(y, m, d)
 }
 
-func validYMD(y, m, d int) bool { return y > 0 && m >= 1 && m <= 12 && d >= 1 && d <= 31 }
+// validYMD reports whether the date exists in the Gregorian calendar.
+func validYMD(y, m, d int) bool {
+	if y < 1 || m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && (y%4 == 0 && y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return d <= days
+}
 
 // isClock reports whether s is H:MM or HH:MM, optionally :SS, on a 24-hour clock.
 func isClock(s string) bool {
@@ -237,4 +282,29 @@ func isClock(s string) bool {
 	}
 	sec, rest, ok := digits(rest[1:], 2, 2)
 	return ok && sec <= 59 && rest == ""
+}
+
+// UnmarshalJSON reads a keyword's {"value": …} as WeChat does: the reference gives data as
+// { "key1": { "value": any } }, and a JSON number is taken as its text as written
+// ({"value": 123} is "123"). A string is taken as it is; null or a missing value is empty
+// (47003 "is empty" later). A boolean, object or array is an error (47001).
+func (v *dataValue) UnmarshalJSON(b []byte) error {
+	var o struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return err
+	}
+	*v = dataValue{}
+	switch raw := o.Value; {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case raw[0] == '"':
+		return json.Unmarshal(raw, &v.Value)
+	case raw[0] == '-' || isDigit(rune(raw[0])):
+		v.Value = string(raw)
+		return nil
+	default:
+		return errors.New("value is not a string or a number")
+	}
 }

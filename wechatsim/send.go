@@ -44,7 +44,7 @@ func (a *app) pageOK(page string) bool {
 //     invalid"), keywords checked in template order; keys the template lacks are ignored;
 //   - 45009 more than the daily send quota;
 //   - 43101 openid has no acceptance of this template left (GrantSubscribe); one is consumed
-//     on success.
+//     on success, except for a long-term template (type 3), which lasts until RevokeSubscribe.
 //
 // Success: {"errcode":0,"errmsg":"ok","msgid":N}, N a JSON number above 2^53, and the message
 // is in the user's Inbox.
@@ -115,7 +115,9 @@ func (s *Server) handleSubscribeSend(w http.ResponseWriter, r *http.Request, a *
 		writeErr(w, ctJSON, 43101, "")
 		return
 	}
-	u.grants[req.TemplateID]--
+	if t.Type != 3 { // a long-term subscription is not used up
+		u.grants[req.TemplateID]--
+	}
 	u.add(d, s.inboxLimit)
 	sh.mu.Unlock()
 	a.delivered.Add(1)

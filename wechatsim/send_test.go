@@ -3,6 +3,7 @@ package wechatsim_test
 import (
 	"encoding/json"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestSubscribeSend(t *testing.T) {
 			{"TokenMissing", "/cgi-bin/message/subscribe/send", good(func(map[string]any) {}), 41001, "access_token missing"},
 			{"TokenInvalid", sendPath("nope"), good(func(map[string]any) {}), 40001, "invalid credential"},
 			{"Malformed", sendPath(tb.token), `{"touser":`, 47001, "data format error"},
-			{"ValueNotString", sendPath(tb.token), good(func(m map[string]any) { m["data"] = map[string]any{"thing1": map[string]int{"value": 1}} }), 47001, ""},
+			{"ValueNotString", sendPath(tb.token), good(func(m map[string]any) { m["data"] = map[string]any{"thing1": map[string]bool{"value": true}} }), 47001, ""},
 			{"NoTouser", sendPath(tb.token), good(func(m map[string]any) { m["touser"] = "" }), 40003, "invalid openid"},
 			{"UnknownTemplate", sendPath(tb.token), good(func(m map[string]any) { m["template_id"] = "nope" }), 40037, "invalid template_id"},
 			{"BadPage", sendPath(tb.token), good(func(m map[string]any) { m["page"] = "pages/other/other" }), 41030, "invalid page"},
@@ -132,6 +133,32 @@ func TestSubscribeSend(t *testing.T) {
 		}
 	})
 
+	t.Run("ConcurrentSameOpenID", func(t *testing.T) {
+		// Two sends to one openid at once: the second is 43108 while the
+		// first is in flight (held here by the simulator's latency).
+		t.Parallel()
+		tb := setup(t)
+		tb.sim.GrantSubscribe(appID, "oSAME", tb.tpl, 2)
+		tb.sim.SetLatency(time.Second, 0)
+		body := sendBody("oSAME", tb.tpl, "thing1", "x", "time2", "15:01")
+		codes := make(chan int, 2)
+		send := func() { code, _ := errcode(t, tb.sim, "POST", sendPath(tb.token), body); codes <- code }
+		go send()
+		for tb.sim.Calls(wechatsim.PathSubscribeSend, appID) == 0 { // the first is in its latency
+			time.Sleep(time.Millisecond)
+		}
+		go send()
+		got := []int{<-codes, <-codes}
+		slices.Sort(got)
+		if got[0] != 0 || got[1] != 43108 || tb.sim.Overlaps(appID) != 1 {
+			t.Fatalf("codes %v, overlaps %d; want [0 43108] and 1", got, tb.sim.Overlaps(appID))
+		}
+		tb.sim.SetLatency(0, 0)
+		if code, _ := errcode(t, tb.sim, "POST", sendPath(tb.token), body); code != 0 {
+			t.Fatalf("send after the first ended: %d", code)
+		}
+	})
+
 	t.Run("Concurrent", func(t *testing.T) {
 		t.Parallel()
 		tb := setup(t)
@@ -139,13 +166,15 @@ func TestSubscribeSend(t *testing.T) {
 		for u := range users {
 			tb.sim.GrantSubscribe(appID, "o"+string(rune('A'+u)), tb.tpl, per)
 		}
+		// Users in parallel, each user's sends one after another (WeChat
+		// answers 43108 to concurrent sends for one openid).
 		var wg sync.WaitGroup
 		for u := range users {
-			for range 2 * per { // twice as many sends as grants: half must be 43101
-				wg.Go(func() {
+			wg.Go(func() {
+				for range 2 * per { // twice as many sends as grants: half must be 43101
 					call(t, tb.sim, "POST", sendPath(tb.token), sendBody("o"+string(rune('A'+u)), tb.tpl, "thing1", "x", "time2", "15:01"))
-				})
-			}
+				}
+			})
 		}
 		wg.Wait()
 		if got, want := tb.sim.DeliveredCount(appID), int64(users*per); got != want {
@@ -199,10 +228,10 @@ func TestRules(t *testing.T) {
 		{"symbol", []string{"#", "★", "-+*/%"}, []string{"", "a", "######", "1"}},
 		{"character_string", []string{"SO2019-001", "A1B2_C3#", "12345678901234567890123456789012"}, []string{"", "中文", "a b", "123456789012345678901234567890123"}},
 		{"time", []string{"15:01", "9:05", "2019年10月1日 15:01", "2019-10-01 15:01:05", "15:01~16:00", "2020-08-17 20:33:09"}, []string{"", "25:00", "15:60", "2019年10月1日", "tomorrow", "15:01~"}},
-		{"date", []string{"2019年10月1日", "2019-10-01", "2019/10/01 15:01", "10月1日", "2019-10-01~2019-10-07", "2019-10-12 11:00:00"}, []string{"", "15:01", "2019-13-01", "2019年10月", "2019-10-01 xx"}},
+		{"date", []string{"2019年10月1日", "2019-10-01", "2019/10/01 15:01", "2019-10-01~2019-10-07", "2019-10-12 11:00:00"}, []string{"", "15:01", "2019-13-01", "2019年10月", "2019-10-01 xx", "10月1日"}},
 		{"amount", []string{"¥214.00", "30", "30元", "$1.5", "1234567890"}, []string{"", "12345678901", "¥", "abc", "1.2.3元"}},
 		{"phone_number", []string{"+86-0766-66888866", "13800138000", "(020)12345678"}, []string{"", "tel123", "123456789012345678", "+-"}},
-		{"car_number", []string{"粤A8Z888挂", "粤B12345", "AB1234"}, []string{"", "粤", "粤A8Z888挂12", "粤A-8Z88", "A粤1234"}},
+		{"car_number", []string{"粤A8Z888挂", "粤B12345", "AB1234", "粤"}, []string{"", "粤A8Z888挂12", "粤A-8Z88", "A粤1234"}},
 		{"name", []string{"张三", "欧阳娜娜", "John Smith", "李Lee", "阿·布"}, []string{"", "一二三四五六七八九十一", "ABCDEFGHIJKLMNOPQRSTU", "John3", "12"}},
 		{"phrase", []string{"配送中", "已通过", "一二三四五"}, []string{"", "一二三四五六", "ok", "配送 中"}},
 	} {
@@ -236,6 +265,7 @@ func TestTemplateSend(t *testing.T) {
 	form := tb.sim.MintFormID(appID, "oA")
 	prepay := tb.sim.MintPrepayID(appID, "oA")
 	expiring := tb.sim.MintFormID(appID, "oA")
+	tb.sim.MintLoginCode(appID, "oB") // oB uses the app too: an unknown openid would be 40003
 	for _, tt := range []struct {
 		name string
 		body string

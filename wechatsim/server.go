@@ -86,8 +86,13 @@ var pathIndex = func() map[string]int {
 	return m
 }()
 
-// Content types. WeChat answers most APIs with JSON labelled application/json, but the
-// token and sns endpoints label the same JSON text/plain; clients must not rely on the label.
+// Content types. WeChat answers its APIs with JSON labelled "application/json;
+// encoding=utf-8" (/cgi-bin/token included), but /sns/jscode2session labels the same JSON
+// text/plain; clients must not rely on the label. Sources: community threads
+// https://developers.weixin.qq.com/community/personal/oCJUsw8wb0d9MRozu3QoQ1h0yNY4/question
+// (jscode2session text/plain, cgi-bin/token application/json) and
+// https://developers.weixin.qq.com/community/develop/doc/000cc48ef88200306649072045b000
+// (the header as sent); the reference itself does not say.
 const (
 	ctJSON  = "application/json; encoding=utf-8"
 	ctPlain = "text/plain"
@@ -103,9 +108,11 @@ var errmsgs = map[int]string{
 	40001:  "invalid credential, access_token is invalid or not latest",
 	40002:  "invalid grant_type",
 	40003:  "invalid openid",
+	40014:  "invalid access_token",
 	40013:  "invalid appid",
 	40029:  "invalid code",
 	40037:  "invalid template_id",
+	40066:  "invalid url",
 	40125:  "invalid appsecret",
 	40163:  "code been used",
 	41001:  "access_token missing",
@@ -118,10 +125,13 @@ var errmsgs = map[int]string{
 	42001:  "access_token expired",
 	43002:  "require POST method",
 	43101:  "user refuse to accept the msg",
+	44002:  "empty post data",
 	45009:  "reach max api daily quota limit",
 	45011:  "api minute-quota reach limit, must slower, retry next minute",
+	43108:  "Cannot make concurrent calls to the same OpenID, please try again",
 	47001:  "data format error",
 	47003:  "argument invalid!",
+	48001:  "api unauthorized",
 	200012: "private template count reach limit",
 	200014: "invalid tid",
 	200016: "invalid start",
@@ -145,13 +155,17 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // maxBody is the largest request body read; larger bodies are cut and fail to parse (47001).
 const maxBody = 1 << 20
 
-// ServeHTTP routes API calls, and control calls under /sim/. An unknown path is 404.
+// ServeHTTP routes API calls, and control calls under /sim/. An unknown path outside /sim/
+// is answered like WeChat does, HTTP 200 with errcode 40066 "invalid url" (see
+// docs/wechat.md, "Errcodes"), and is not counted.
 //
 // Every API call is, in order: attributed to an app (by access_token, or by the appid
 // parameter or field) and counted for Calls; matched against injected faults; delayed by the
 // configured latency; refused with 43002 if the endpoint is POST-only and the method is not
 // POST; for endpoints that need one, refused when access_token is missing (41001), unknown,
-// revoked or superseded (40001) or expired (42001); then handled.
+// malformed, revoked or superseded (40001) or expired (42001); for POST-only endpoints,
+// refused with 44002 "empty post data" when the body is empty; for the two sends, refused
+// with 40003 when touser is not a user of the app (knows); then handled.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == "/sim" || strings.HasPrefix(p, "/sim/") {
@@ -160,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	idx, ok := pathIndex[p]
 	if !ok {
-		http.NotFound(w, r)
+		writeErr(w, ctJSON, 40066, "")
 		return
 	}
 	rt := &routes[idx]
@@ -208,6 +222,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if (idx == rSubscribeSend || idx == rTemplateSend) && a != nil && tok != nil && tok.check(s.Now()) == 0 {
+		// WeChat refuses a send to an openid while another to it is in
+		// flight (43108, "Cannot make concurrent calls to the same OpenID");
+		// a call with a bad token is refused for that first.
+		if to := touserOf(body); to != "" {
+			defer a.leave(to)
+			if !a.enter(to) {
+				a.overlaps.Add(1)
+				writeErr(w, ctJSON, 43108, "")
+				return
+			}
+		}
+	}
 	s.wait(r.Context())
 
 	if rt.post && r.Method != http.MethodPost {
@@ -228,6 +255,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, ctJSON, code, "")
 			return
 		}
+	}
+	if rt.post && len(body) == 0 {
+		writeErr(w, ctJSON, 44002, "")
+		return
+	}
+	if (idx == rSubscribeSend || idx == rTemplateSend) && !a.knows(body) {
+		writeErr(w, ctJSON, 40003, "")
+		return
 	}
 
 	switch idx {
@@ -338,3 +373,53 @@ var okBody = []byte(`{"errcode":0,"errmsg":"ok"}`)
 func unescape(s string) (string, error) { return url.QueryUnescape(s) }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// touserOf finds the touser of a send body without decoding the rest.
+func touserOf(body []byte) string {
+	var sub subscribeRequest
+	if fastSubscribe(body, &sub) {
+		return sub.ToUser
+	}
+	var req struct {
+		ToUser string `json:"touser"`
+	}
+	json.Unmarshal(body, &req)
+	return req.ToUser
+}
+
+// knows reports whether the touser of a send body is a user of the app: one the simulator
+// has seen for it through a login code, a form_id or prepay_id, a subscribe grant (even one
+// used up) or a delivery. WeChat answers 40003 "invalid openid" to an openid it never issued
+// for the app (another app's openid, or a made-up one); the subscribeMessage.send reference
+// gives 40003 as "touser字段openid为空或者不正确". A body without touser (or that does not
+// parse) reports true: the handler answers it with 47001 or 40003 in its own order.
+//
+// Cost: one shard lock for users with a grant or a delivery; the app lock and a scan of its
+// login codes and credits only for the first send to any other user.
+func (a *app) knows(body []byte) bool {
+	to := touserOf(body)
+	if to == "" {
+		return true
+	}
+	sh := a.shard(to)
+	sh.mu.Lock()
+	u := sh.users[to]
+	seen := u != nil && (len(u.grants) > 0 || len(u.inbox) > 0)
+	sh.mu.Unlock()
+	if seen {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.credits {
+		if c.openid == to {
+			return true
+		}
+	}
+	for _, c := range a.codes {
+		if c.openid == to {
+			return true
+		}
+	}
+	return false
+}

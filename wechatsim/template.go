@@ -71,6 +71,20 @@ func (s *Server) AddTemplateDirect(appid, title string, keywords ...Keyword) str
 	return t.ID
 }
 
+// AddLongTermTemplateDirect is AddTemplateDirect for a long-term subscription template
+// (type 3): one acceptance (GrantSubscribe) allows every later send until the user turns it
+// off (RevokeSubscribe).
+func (s *Server) AddLongTermTemplateDirect(appid, title string, keywords ...Keyword) string {
+	a := s.app(appid)
+	if a == nil {
+		return ""
+	}
+	t := newTemplate(randomID(32), title, slices.Clone(keywords))
+	t.Type = 3
+	a.putTemplate(t)
+	return t.ID
+}
+
 // AddLegacyTemplateDirect puts a legacy template message template into appid's list and
 // returns its template_id; its data keys are keyword1..keywordN in the order of names.
 // It returns "" when appid is unknown.

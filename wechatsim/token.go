@@ -116,12 +116,13 @@ func (s *Server) credentials(grantType, appid, secret string) (*app, int) {
 // handleToken serves GET /cgi-bin/token (getAccessToken). Every successful call issues a new
 // token with expires_in 7200; the app's earlier tokens keep working for TokenOverlap more, then
 // answer 40001. Beyond App.DailyTokenQuota calls a day (reset at midnight UTC+8): 45009.
-// Like the real server it answers with Content-Type text/plain.
+// Like the real server it labels its JSON "application/json; encoding=utf-8" (only
+// jscode2session says text/plain; see ctJSON).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, a *app) {
 	q := r.URL.Query()
 	a, code := s.credentials(q.Get("grant_type"), q.Get("appid"), q.Get("secret"))
 	if code != 0 {
-		writeErr(w, ctPlain, code, "")
+		writeErr(w, ctJSON, code, "")
 		return
 	}
 	now := s.Now()
@@ -131,7 +132,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, a *app) {
 	}
 	if a.tokenN >= a.cfg.DailyTokenQuota {
 		a.mu.Unlock()
-		writeErr(w, ctPlain, 45009, "")
+		writeErr(w, ctJSON, 45009, "")
 		return
 	}
 	a.tokenN++
@@ -142,7 +143,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, a *app) {
 	t := s.newToken(a, false, now)
 	a.tokens = append(a.tokens, t)
 	a.mu.Unlock()
-	writeToken(w, ctPlain, t.value, TokenLifetime)
+	writeToken(w, ctJSON, t.value, TokenLifetime)
 }
 
 // handleStableToken serves POST /cgi-bin/stable_token (getStableAccessToken), JSON body

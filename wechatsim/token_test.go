@@ -19,7 +19,7 @@ func TestToken(t *testing.T) {
 		t.Parallel()
 		tb := setup(t)
 		rec := call(t, tb.sim, "GET", tokenURL(appID, secret), "")
-		if got, want := rec.Header().Get("Content-Type"), "text/plain"; got != want {
+		if got, want := rec.Header().Get("Content-Type"), "application/json; encoding=utf-8"; got != want {
 			t.Fatalf("Content-Type=%q, want %q", got, want)
 		}
 		var r struct {
@@ -286,8 +286,8 @@ func TestAccessTokenChecks(t *testing.T) {
 	if c, _ := errcode(t, tb.sim, "GET", sendPath(tb.token), ""); c != 43002 {
 		t.Fatalf("GET send: %d, want 43002", c)
 	}
-	if rec := call(t, tb.sim, "GET", "/cgi-bin/nope", ""); rec.Code != 404 {
-		t.Fatalf("unknown path: HTTP %d, want 404", rec.Code)
+	if rec := call(t, tb.sim, "GET", "/cgi-bin/nope", ""); rec.Code != 200 || !contains(rec.Body.String(), `"errcode":40066`) {
+		t.Fatalf("unknown path: HTTP %d %s, want 200 and errcode 40066", rec.Code, rec.Body)
 	}
 }
 

@@ -2,23 +2,22 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/token"
+	"github.com/wxnotify/wxnotify/wechat"
 )
 
 func newAppCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "app", Short: "Register, list and remove mini programs"}
 	var name, mode string
-	var secretStdin bool
+	var secretStdin, noCheck bool
 	add := &cobra.Command{
 		Use:   "add APPID",
 		Short: "Register a mini program; the AppSecret is read from stdin or WXNOTIFY_APP_SECRET, never from a flag",
@@ -47,11 +46,19 @@ func newAppCommand(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			app := &wxnotify.App{AppID: args[0], Name: name, Secret: wxnotify.Secret(secret), TokenMode: wxnotify.TokenMode(mode)}
-			if err := (&token.AppService{Store: st, Box: box}).CreateApp(ctx, app); err != nil {
+			apps := &token.AppService{Store: st, Box: box}
+			if !noCheck {
+				// One token fetch: a wrong appid or secret is refused now,
+				// not reported later as "unavailable" on every send.
+				apps.Check = token.WeChatFetcher{Client: wechat.New(wechat.Options{BaseURL: g.wechatURL()})}
+			}
+			if err := apps.CreateApp(ctx, app); wxnotify.ErrorCode(err) == wxnotify.EUNAVAILABLE {
+				return fmt.Errorf("%w (register it unchecked with --no-check)", err)
+			} else if err != nil {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(app)
+				return g.printJSON(app)
 			}
 			fmt.Fprintf(g.env.Stdout, "app %s added (token mode %s)\n", app.AppID, app.TokenMode)
 			return nil
@@ -60,6 +67,7 @@ func newAppCommand(g *globals) *cobra.Command {
 	add.Flags().StringVar(&name, "name", "", "display name")
 	add.Flags().StringVar(&mode, "token-mode", string(wxnotify.TokenModeStable), "how to fetch access_token: stable (POST /cgi-bin/stable_token) or legacy (GET /cgi-bin/token)")
 	add.Flags().BoolVar(&secretStdin, "secret-stdin", false, "read the AppSecret from stdin even if WXNOTIFY_APP_SECRET is set")
+	add.Flags().BoolVar(&noCheck, "no-check", false, "store the app without fetching one token to check the appid and secret (WeChat unreachable from here)")
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -78,9 +86,9 @@ func newAppCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(apps)
+				return g.printJSON(apps)
 			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(g.env.Stdout)
 			fmt.Fprintln(tw, "APPID\tNAME\tTOKEN MODE\tADDED")
 			for _, a := range apps {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.AppID, a.Name, a.TokenMode, a.CreatedAt.Local().Format(time.DateTime))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -100,9 +99,7 @@ func newBenchCommand(g *globals) *cobra.Command {
 			res, err := runBench(cmd.Context(), g, c, lvl)
 			if res != nil {
 				if g.json {
-					enc := json.NewEncoder(g.env.Stdout)
-					enc.SetIndent("", "  ")
-					if jerr := enc.Encode(res); jerr != nil {
+					if jerr := g.printJSON(res); jerr != nil {
 						return jerr
 					}
 				} else {

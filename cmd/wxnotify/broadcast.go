@@ -5,9 +5,9 @@ import (
 	"io"
 	"iter"
 	"maps"
+	"math"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -52,7 +52,9 @@ func newBroadcastCommand(g *globals) *cobra.Command {
 			if p.SendAt, err = parseSendAt(sendAt, time.Now()); err != nil {
 				return err
 			}
-			p.Kind = wxnotify.MessageKind(kind)
+			if p.Kind, err = parseKind(kind); err != nil {
+				return err
+			}
 			c, err := rem.client()
 			if err != nil {
 				return err
@@ -68,7 +70,7 @@ func newBroadcastCommand(g *globals) *cobra.Command {
 			}
 			stderr := g.env.Stderr
 
-			upload := newBar(stderr, -1, "uploading recipients", "recipients")
+			upload := newBar(stderr, -1, "uploading recipients")
 			res, err := c.CreateBroadcast(ctx, &p, counted(client.CSVRecipients(in), upload))
 			_ = upload.Finish()
 			fmt.Fprintln(stderr)
@@ -78,7 +80,7 @@ func newBroadcastCommand(g *globals) *cobra.Command {
 				}
 				return err
 			}
-			fmt.Fprintf(stderr, "broadcast %d: %d messages accepted\n", res.ID, res.Accepted)
+			fmt.Fprintf(stderr, "broadcast %d: %s accepted\n", res.ID, plural(res.Accepted, "message", "messages"))
 			if detach {
 				if g.json {
 					return g.printJSON(res)
@@ -110,8 +112,10 @@ func newBroadcastCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// newBar returns a progress bar on w counting unit; max -1 is a spinner.
-func newBar(w io.Writer, max int64, desc, unit string) *progressbar.ProgressBar {
+// newBar returns a progress bar on w; max -1 is a spinner. The unit and
+// the rate are in the description (rate): the bar's own rate reads "0
+// msg/hr" before the first message and has no plural.
+func newBar(w io.Writer, max int64, desc string) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(max,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(desc),
@@ -120,9 +124,24 @@ func newBar(w io.Writer, max int64, desc, unit string) *progressbar.ProgressBar 
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetPredictTime(max > 0),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(unit),
 	)
+}
+
+// rate is n done in elapsed as text, per second or per minute ("12
+// messages/s", "1 message/min"), or "" before the first.
+func rate(n int64, elapsed time.Duration, one, many string) string {
+	if n <= 0 || elapsed <= 0 {
+		return ""
+	}
+	per, unit := float64(n)/elapsed.Seconds(), "s"
+	if per < 1 {
+		per, unit = per*60, "min"
+	}
+	noun := many
+	if math.Round(per) == 1 {
+		noun = one
+	}
+	return fmt.Sprintf("%.0f %s/%s", math.Max(per, 1), noun, unit)
 }
 
 // counted yields rs, advancing bar for each recipient.
@@ -146,7 +165,8 @@ func followBroadcast(cmd *cobra.Command, c *client.Client, id, accepted int64, i
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
-	bar := newBar(w, max(accepted, 1), "delivering", "msg")
+	bar := newBar(w, max(accepted, 1), "delivering")
+	start := time.Now()
 	defer fmt.Fprintln(w)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -158,7 +178,11 @@ func followBroadcast(cmd *cobra.Command, c *client.Client, id, accepted int64, i
 		if b.Total > 0 {
 			bar.ChangeMax64(b.Total)
 		}
-		bar.Describe(describeCounts(b.Counts))
+		desc := describeCounts(b.Counts)
+		if r := rate(b.Total-b.Pending, time.Since(start), "message", "messages"); r != "" {
+			desc += " · " + r
+		}
+		bar.Describe(desc)
 		_ = bar.Set64(b.Total - b.Pending)
 		if b.Pending == 0 && b.State != wxnotify.BroadcastAccepting {
 			_ = bar.Finish()
@@ -215,8 +239,8 @@ func (g *globals) printBroadcastSummary(b *wxnotify.Broadcast) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(g.env.Stdout, "broadcast %d: %s, %d messages\n", b.ID, b.State, b.Total)
-		tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(g.env.Stdout, "broadcast %d: %s, %s\n", b.ID, b.State, plural(b.Total, "message", "messages"))
+		tw := newTable(g.env.Stdout)
 		fmt.Fprintln(tw, "OUTCOME\tMESSAGES")
 		for _, s := range sortedStates(counts) {
 			fmt.Fprintf(tw, "%s\t%d\n", s, counts[s])
@@ -229,7 +253,7 @@ func (g *globals) printBroadcastSummary(b *wxnotify.Broadcast) error {
 	if sum.Undelivered > 0 || b.State == wxnotify.BroadcastAborted {
 		undelivered := maps.Clone(counts)
 		delete(undelivered, wxnotify.MessageDelivered)
-		return undeliveredError{fmt.Sprintf("broadcast %d: %d of %d messages not delivered (%s)", b.ID, sum.Undelivered, sum.Total, describeCounts(undelivered))}
+		return undeliveredError{fmt.Sprintf("broadcast %d: %d of %s not delivered (%s)", b.ID, sum.Undelivered, plural(sum.Total, "message", "messages"), describeCounts(undelivered))}
 	}
 	return nil
 }

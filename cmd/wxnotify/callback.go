@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -73,7 +72,7 @@ func newAppCallbackCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(c)
+				return g.printJSON(c)
 			}
 			fmt.Fprintf(g.env.Stdout, "push configured for app %s (mode %s); push URL: https://YOUR-HOST/wechat/callback/%s\n", appID, m, appID)
 			return nil

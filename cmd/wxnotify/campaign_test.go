@@ -14,7 +14,6 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -76,14 +75,14 @@ func TestCampaign_Faults(t *testing.T) {
 	start := time.Now()
 	dsn := testdb.PostgresSchemaDSN(t)
 	restartCmd := os.Getenv(campaignPGRestartEnv)
-	var pg *tcpProxy
+	var pg *testdb.Proxy
 	serveDSN := dsn
 	if restartCmd == "" {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pg = newTCPProxy(t, u.Host)
+		pg = testdb.NewProxy(t, u.Host)
 		u.Host = pg.Addr()
 		serveDSN = u.String()
 	}
@@ -603,88 +602,6 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-// tcpProxy forwards loopback TCP connections to a target and can cut them
-// all, refusing new ones for a while: to its clients, a database restart.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	down   bool
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { ln.Close(); p.closeAll() })
-	go p.serve()
-	return p
-}
-
-func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.forward(c)
-	}
-}
-
-func (p *tcpProxy) forward(c net.Conn) {
-	p.mu.Lock()
-	down := p.down
-	p.mu.Unlock()
-	if down {
-		c.Close() // the database is starting: refused
-		return
-	}
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[s] = true, true
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
-	go func() { io.Copy(c, s); done <- struct{}{} }()
-	<-done
-	c.Close()
-	s.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, s)
-	p.mu.Unlock()
-}
-
-func (p *tcpProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// Outage cuts every connection and refuses new ones for d.
-func (p *tcpProxy) Outage(d time.Duration) {
-	p.mu.Lock()
-	p.down = true
-	p.mu.Unlock()
-	p.closeAll()
-	time.Sleep(d)
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
 }
 
 // lossyProxy stands between the service and the simulator. It forwards

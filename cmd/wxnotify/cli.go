@@ -1,31 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storeopen"
-)
-
-// Exit codes, so scripts can tell failures apart.
-const (
-	exitOK       = 0
-	exitError    = 1 // anything else: a bug, the database, WeChat
-	exitUsage    = 2 // bad flags or arguments
-	exitInvalid  = 3 // input rejected (EINVALID, ECONFLICT)
-	exitNotFound = 4 // ENOTFOUND
-	exitAuth     = 5 // EUNAUTHORIZED, EFORBIDDEN, a missing or wrong secret key
-	exitUnavail  = 6 // EUNAVAILABLE: retry later
 )
 
 // DefaultDB is the database used when neither --db nor WXNOTIFY_DB is set.
@@ -36,16 +25,33 @@ const DefaultDB = "sqlite://wxnotify.db"
 type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Getwd is the working directory, where the CLI looks for a running
+	// `wxnotify dev` (devconn.go); nil means it does not look.
+	Getwd func() (string, error)
 }
 
-// globals are the flags every command shares.
+// globals are what every command shares: the flags of the root and the
+// configuration resolved before the command runs.
 type globals struct {
-	env      *Env
-	config   string
-	db       string
-	logLevel string
-	json     bool
+	env    *Env
+	config string
+	json   bool
+	// cfg is the configuration (flags > env > file > defaults), resolved by
+	// the root's PersistentPreRunE for every command that reads one.
+	cfg *loadedConfig
+	// db and logLevel override cfg where a command runs instances of its
+	// own (bench); "" means cfg's.
+	db, logLevel string
 }
+
+// Annotation on a command: how it reads the configuration (see
+// PersistentPreRunE in newRootCommand). Absent means it reads the file
+// and, without one, a running dev's (devconn.go).
+const (
+	annConfig       = "wxnotify.config"
+	configNone      = "none"       // never: version, keygen, config example
+	configNoDevConn = "no-devconn" // the file, but never dev's: serve, dev, sim, bench
+)
 
 // Run executes one command line and returns the process exit code.
 func Run(ctx context.Context, args []string, env *Env) int {
@@ -61,55 +67,37 @@ func Run(ctx context.Context, args []string, env *Env) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(env.Stderr, "error:", userMessage(err))
-	return exitCode(err)
-}
-
-type usageError struct{ error }
-
-func exitCode(err error) int {
-	var ue usageError
-	var nd undeliveredError
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.As(err, &nd):
-		return exitUndelivered
-	case errors.Is(err, seal.ErrNoKey), errors.Is(err, seal.ErrWrongKey):
-		return exitAuth
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		err = usageError{err}
 	}
-	switch wxnotify.ErrorCode(err) {
-	case wxnotify.EINVALID, wxnotify.ECONFLICT:
-		return exitInvalid
-	case wxnotify.ENOTFOUND:
-		return exitNotFound
-	case wxnotify.EUNAUTHORIZED, wxnotify.EFORBIDDEN:
-		return exitAuth
-	case wxnotify.EUNAVAILABLE:
-		return exitUnavail
-	}
-	return exitError
-}
-
-// userMessage prints domain errors without the Go-internal prefix.
-func userMessage(err error) string {
-	var e *wxnotify.Error
-	if errors.As(err, &e) {
-		if e.Field != "" {
-			return e.Field + ": " + e.Message
-		}
-		return e.Message
-	}
-	return err.Error()
+	code := exitCode(err, ctx.Err() != nil)
+	writeError(env.Stderr, err, code, g.json || slices.Contains(args, "--json"))
+	return code
 }
 
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "wxnotify",
 		Short:         "Reliable WeChat mini-program notifications: tokens, templates, credits, delivery",
+		Version:       readBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			mode := ""
+			for c := cmd; c != nil; c = c.Parent() {
+				if m, ok := c.Annotations[annConfig]; ok {
+					mode = m
+					break
+				}
+			}
+			if mode == configNone {
+				return nil
+			}
+			_, err := g.loadConfigFor(cmd, mode != configNoDevConn)
+			return err
+		},
 	}
+	root.SetVersionTemplate("wxnotify {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		if strings.Contains(err.Error(), "unknown shorthand flag") {
 			// WeChat's template ids may start with '-'.
@@ -119,9 +107,8 @@ func newRootCommand(g *globals) *cobra.Command {
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", "", "configuration file, TOML (env "+EnvConfig+"; see docs/configuration.md)")
-	pf.StringVar(&g.db, "db", "", "database DSN: sqlite://PATH or postgres://… (env WXNOTIFY_DB; default "+DefaultDB+")")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	pf.BoolVar(&g.json, "json", false, "print JSON instead of text, for scripts")
+	addSettingFlagsTo(pf, "db", "log-level", "log-format") // read by loadConfig, as every setting
+	pf.BoolVar(&g.json, "json", false, "print JSON instead of text, for scripts (errors too, on stderr)")
 	root.AddCommand(
 		newVersionCommand(g),
 		newKeygenCommand(g),
@@ -140,19 +127,62 @@ func newRootCommand(g *globals) *cobra.Command {
 		newDevCommand(g),
 		newTemplateCommand(g),
 		newJobsCommand(g),
+		newHealthcheckCommand(g),
 	)
+	for _, name := range []string{"version", "keygen"} {
+		c, _, _ := root.Find([]string{name})
+		annotate(c, configNone)
+	}
+	for _, name := range []string{"serve", "sim", "bench", "healthcheck"} {
+		c, _, _ := root.Find([]string{name})
+		annotate(c, configNoDevConn)
+	}
+	rejectUnknownSubcommands(root)
 	return root
 }
 
-// dsn returns the database DSN from --db, WXNOTIFY_DB or the default.
+func annotate(c *cobra.Command, mode string) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annConfig] = mode
+}
+
+// rejectUnknownSubcommands makes a group of commands (app, token, …)
+// given an unknown subcommand a usage error, where cobra would print the
+// help and exit 0.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() || c.Parent() == nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())}
+		}
+		return cmd.Help()
+	}
+}
+
+// conf is the resolved configuration; before (or without) the root's
+// PersistentPreRunE, the defaults and the environment.
+func (g *globals) conf() *loadedConfig {
+	if g.cfg == nil {
+		lc, err := LoadConfig(configInput{Getenv: g.env.Getenv})
+		if err != nil {
+			lc = &loadedConfig{Config: NewConfig(), Source: map[string]string{}}
+		}
+		g.cfg = lc
+	}
+	return g.cfg
+}
+
+// dsn returns the database DSN: --db, WXNOTIFY_DB, the file, or the default.
 func (g *globals) dsn() string {
-	if g.db != "" {
-		return g.db
-	}
-	if v := g.env.Getenv("WXNOTIFY_DB"); v != "" {
-		return v
-	}
-	return DefaultDB
+	return cmp.Or(g.db, g.conf().Database.DSN)
 }
 
 func (g *globals) openStore(ctx context.Context) (store.Driver, error) {
@@ -163,33 +193,75 @@ func (g *globals) openStore(ctx context.Context) (store.Driver, error) {
 	return st, nil
 }
 
-// box returns the sealing box for secrets from the environment.
+// box returns the sealing box for secrets: the key from WXNOTIFY_SECRET_KEY,
+// else from the file of secrets.key_file (WXNOTIFY_SECRET_KEY_FILE, the
+// configuration file). A key that is missing or malformed exits 5.
 func (g *globals) box() (*seal.Box, error) {
-	key, err := seal.KeyFromEnv(g.env.Getenv)
-	if err != nil {
-		return nil, err
+	var key []byte
+	var err error
+	if v := g.env.Getenv(seal.EnvKey); v != "" {
+		key, err = seal.KeyFromEnv(func(k string) string {
+			if k == seal.EnvKey {
+				return v
+			}
+			return ""
+		})
+	} else if path := g.conf().Secrets.KeyFile; path != "" {
+		key, err = seal.KeyFromFile(path)
+	} else {
+		err = seal.ErrNoKey
 	}
-	return seal.New(key)
+	if err != nil {
+		return nil, keyError{err}
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return nil, keyError{err}
+	}
+	return box, nil
+}
+
+// keySource says where box's key came from, for messages.
+func (g *globals) keySource() string {
+	if g.env.Getenv(seal.EnvKey) != "" {
+		return seal.EnvKey
+	}
+	c := g.conf()
+	return "secrets.key_file " + c.Secrets.KeyFile + ", " + c.Source["secrets.key_file"]
+}
+
+// wechatURL is WeChat's API base URL: the real one unless the
+// configuration points at the simulator (wechat.base_url,
+// WXNOTIFY_WECHAT_URL).
+func (g *globals) wechatURL() string {
+	return g.conf().WeChat.BaseURL
 }
 
 func (g *globals) logger() *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(g.env.Stderr, &slog.HandlerOptions{Level: lvl}))
+	c := g.conf()
+	return newLogger(g.env.Stderr, cmp.Or(g.logLevel, c.Log.Level), c.Log.Format)
 }
 
-func newVersionCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(g.env.Stdout, "wxnotify", version())
-			return nil
-		},
+// newLogger logs at level in format ("json" or "text") to w.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
 	}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: durationText}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationText writes durations with their unit ("1.5s"), where the JSON
+// handler would write nanoseconds ("retry_in":1500000000).
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func newKeygenCommand(g *globals) *cobra.Command {

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -17,15 +17,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
+	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/session"
 	"github.com/wxnotify/wxnotify/token"
@@ -53,7 +54,9 @@ const EnvConfig = "WXNOTIFY_CONFIG"
 type Config struct {
 	Log      LogConfig
 	Database DatabaseConfig
+	Secrets  SecretsConfig
 	HTTP     HTTPConfig
+	Client   ClientConfig
 	WeChat   WeChatConfig
 	Delivery DeliveryConfig
 	Token    TokenConfig
@@ -61,14 +64,22 @@ type Config struct {
 	Sessions SessionsConfig
 }
 
-// LogConfig: the JSON log on stderr ([log]).
-type LogConfig struct{ Level string }
+// LogConfig: the log on stderr ([log]).
+type LogConfig struct{ Level, Format string }
 
 // DatabaseConfig: where everything is stored ([database]).
 type DatabaseConfig struct{ DSN string }
 
+// SecretsConfig: where the secret key is read from ([secrets]). The key
+// itself is never in the file: only the path of the file that holds it.
+type SecretsConfig struct{ KeyFile string }
+
+// ClientConfig: the running wxnotify that the remote commands (send,
+// broadcast, messages, credits, jobs) talk to ([client]).
+type ClientConfig struct{ URL, APIKeyFile string }
+
 // HTTPConfig: the HTTP API ([http]).
-type HTTPConfig struct{ Addr string }
+type HTTPConfig struct{ Addr, TrustedProxies string }
 
 // WeChatConfig: WeChat's server API ([wechat]).
 type WeChatConfig struct{ BaseURL string }
@@ -85,6 +96,8 @@ type DeliveryConfig struct {
 	MaxBackoff          Duration
 	AppRate             float64
 	AppBurst            int
+	DailySubscribeLimit int
+	DailyTemplateLimit  int
 	Retention           Duration
 	WebhookAllowPrivate bool
 }
@@ -157,7 +170,14 @@ var settings = []setting{
 		key: "log.level", flag: "log-level",
 		field: func(c *Config) any { return &c.Log.Level },
 		def:   "info", allow: oneOf("debug", "info", "warn", "error"),
-		doc: "level of the JSON log on stderr",
+		doc: "level of the log on stderr",
+	},
+	{
+		// dev is read by a person: it logs text unless this is set anywhere.
+		key: "log.format", flag: "log-format",
+		field: func(c *Config) any { return &c.Log.Format },
+		def:   "json", allow: oneOf("json", "text"),
+		doc: "format of the log on stderr: one JSON object a line, or key=value text (`dev` logs text unless this is set)",
 	},
 	{
 		key: "database.dsn", env: "WXNOTIFY_DB", flag: "db",
@@ -168,10 +188,43 @@ var settings = []setting{
 			"several instances share the work. Migrations are applied on start",
 	},
 	{
+		// A path is not a secret; the key itself comes only from this file
+		// or from WXNOTIFY_SECRET_KEY, which wins over it.
+		key: "secrets.key_file", env: seal.EnvKeyFile,
+		field: func(c *Config) any { return &c.Secrets.KeyFile },
+		def:   "", allow: rule("a file path; empty for none", checkKeyFile),
+		redact: redactKeyFile,
+		doc: "file holding the secret key that encrypts app secrets and access_tokens at rest (`wxnotify keygen` makes " +
+			"one). The key itself is never in this file; `WXNOTIFY_SECRET_KEY`, when set, wins over it",
+	},
+	{
 		key: "http.addr", flag: "addr",
 		field: func(c *Config) any { return &c.HTTP.Addr },
 		def:   DefaultAddr, allow: rule("`host:port`; port 0 picks a free one", checkAddr),
 		doc: "listen address of the HTTP API: operator API, mini-program endpoints, WeChat callback, dashboard, `/metrics`",
+	},
+	{
+		key:   "http.trusted_proxies",
+		field: func(c *Config) any { return &c.HTTP.TrustedProxies },
+		def:   "", allow: rule("CIDR prefixes or addresses, comma-separated; empty for none", func(v any, _ *Config) error {
+			_, err := wxhttp.ParseTrustedProxies(v.(string))
+			return err
+		}),
+		doc: "reverse proxies whose `X-Forwarded-For` (the client's address, for the dashboard login's per-address limits) " +
+			"and `X-Forwarded-Proto: https` (the dashboard cookie is then `Secure`) are believed. From any other peer the " +
+			"headers are ignored: list only your own proxies, never a range clients can send from",
+	},
+	{
+		key: "client.url", env: "WXNOTIFY_URL", flag: "url",
+		field: func(c *Config) any { return &c.Client.URL },
+		def:   DefaultURL, allow: rule("an http(s) URL", checkURL),
+		doc: "the running wxnotify that `send`, `broadcast`, `messages`, `credits` and `jobs` talk to",
+	},
+	{
+		key: "client.api_key_file", env: "WXNOTIFY_API_KEY_FILE",
+		field: func(c *Config) any { return &c.Client.APIKeyFile },
+		def:   "", allow: rule("a file path; empty for none", nil),
+		doc: "file holding the API key of the remote commands; `--api-key` and `WXNOTIFY_API_KEY` win over it",
 	},
 	{
 		key: "wechat.base_url", env: "WXNOTIFY_WECHAT_URL",
@@ -251,6 +304,19 @@ var settings = []setting{
 		doc: "sends an app may make at once above `app_rate`",
 	},
 	{
+		key:   "delivery.daily_subscribe_limit",
+		field: func(c *Config) any { return &c.Delivery.DailySubscribeLimit },
+		def:   wxnotify.DefaultDailySubscribeLimit, allow: between(1, 1_000_000_000),
+		doc: "subscribe messages delivered per app per day (Beijing time) at most; at the limit the app's subscribe " +
+			"sends wait for the next day. WeChat's limit is 10 million, 30 million for apps with WeChat Pay",
+	},
+	{
+		key:   "delivery.daily_template_limit",
+		field: func(c *Config) any { return &c.Delivery.DailyTemplateLimit },
+		def:   wxnotify.DefaultDailyTemplateLimit, allow: between(1, 1_000_000_000),
+		doc: "legacy template messages delivered per app per day (Beijing time) at most, as `daily_subscribe_limit`",
+	},
+	{
 		key:   "delivery.retention",
 		field: func(c *Config) any { return &c.Delivery.Retention },
 		def:   delivery.DefaultRetention, allow: between(time.Hour, 10*365*24*time.Hour),
@@ -323,6 +389,8 @@ var settings = []setting{
 // sectionTitles say what each [table] of the file is about, in the
 // headings of the generated documentation.
 var sectionTitles = map[string]string{
+	"secrets":  "where the secret key is read from",
+	"client":   "the server the remote commands talk to",
 	"delivery": "the delivery pipeline",
 	"token":    "the central access_token service",
 	"ledger":   "send credits",
@@ -403,6 +471,22 @@ func checkDSN(v any, _ *Config) error {
 	return nil
 }
 
+// checkKeyFile refuses a key written where its file's path belongs, so it
+// is neither used as a path nor printed in an error.
+func checkKeyFile(v any, _ *Config) error {
+	if _, err := seal.ParseKey(v.(string)); err == nil {
+		return fmt.Errorf("holds a secret key, not the path of a file: put the key in a file (mode 0600) and name it here, or set %s", seal.EnvKey)
+	}
+	return nil
+}
+
+func redactKeyFile(v string) string {
+	if _, err := seal.ParseKey(v); err == nil {
+		return "(a secret key, hidden)"
+	}
+	return v
+}
+
 func checkAddr(v any, _ *Config) error {
 	if _, port, err := net.SplitHostPort(v.(string)); err != nil || port == "" {
 		return errors.New("must be host:port, like \"127.0.0.1:8080\" or \":8080\"")
@@ -431,6 +515,7 @@ func NewConfig() *Config {
 func (c *Config) instanceOptions() instanceOptions {
 	return instanceOptions{
 		Addr:                 c.HTTP.Addr,
+		TrustedProxies:       c.HTTP.TrustedProxies,
 		WeChatURL:            c.WeChat.BaseURL,
 		Concurrency:          c.Delivery.Concurrency,
 		ClaimBatch:           c.Delivery.ClaimBatch,
@@ -442,6 +527,8 @@ func (c *Config) instanceOptions() instanceOptions {
 		ThrottlePause:        c.Delivery.ThrottlePause.Duration,
 		AppRate:              c.Delivery.AppRate,
 		AppBurst:             c.Delivery.AppBurst,
+		DailySubscribeLimit:  c.Delivery.DailySubscribeLimit,
+		DailyTemplateLimit:   c.Delivery.DailyTemplateLimit,
 		Retention:            c.Delivery.Retention.Duration,
 		WebhookAllowPrivate:  c.Delivery.WebhookAllowPrivate,
 		TokenRefreshAhead:    c.Token.RefreshAhead.Duration,
@@ -608,8 +695,11 @@ func findSetting(key string) (setting, bool) {
 // addSettingFlags defines on cmd the flags of settings by their flag names
 // ("addr", "lease"), each typed like its key, with its default and help
 // from the table. LoadConfig reads those that were set.
-func addSettingFlags(cmd *cobra.Command, flags ...string) {
-	f := cmd.Flags()
+func addSettingFlags(cmd *cobra.Command, flags ...string) { addSettingFlagsTo(cmd.Flags(), flags...) }
+
+// addSettingFlagsTo is addSettingFlags on a flag set: a command's
+// persistent flags, for flags its subcommands share (--db, --url).
+func addSettingFlagsTo(f *pflag.FlagSet, flags ...string) {
 	for _, name := range flags {
 		i := slices.IndexFunc(settings, func(s setting) bool { return s.flag == name })
 		if i < 0 {
@@ -684,13 +774,13 @@ func decodeFile(doc []byte, c *Config) error {
 
 // secretKeys are words that make a key look like a secret. Such a key in the
 // file is refused with the environment variable to use instead.
-var secretKeys = regexp.MustCompile(`(?i)(secret|passw|passwd|pwd|token$|access_token|session_key|api_?key|aes_?key|private_key|credential)`)
+var secretKeys = regexp.MustCompile(`(?i)(^key$|secret|passw|passwd|pwd|token$|access_token|session_key|api_?key|aes_?key|private_key|credential)`)
 
 // secretAdvice says where each kind of secret goes.
 func secretAdvice(key string) string {
 	k := strings.ToLower(key)
 	switch {
-	case strings.Contains(k, "secret_key") || strings.Contains(k, "encryption") || k == "key":
+	case strings.Contains(k, "secret_key") || strings.Contains(k, "encryption") || k == "key" || strings.HasSuffix(k, ".key"):
 		return "set WXNOTIFY_SECRET_KEY (or WXNOTIFY_SECRET_KEY_FILE) in the environment instead"
 	case strings.Contains(k, "admin") || strings.Contains(k, "passw") || strings.Contains(k, "pwd"):
 		return "set WXNOTIFY_ADMIN_PASSWORD in the environment instead (a database password goes in WXNOTIFY_DB, PGPASSWORD or ~/.pgpass)"
@@ -756,7 +846,11 @@ func LoadConfig(in configInput) (*loadedConfig, error) {
 	if in.Path != "" {
 		doc, err := os.ReadFile(in.Path)
 		if err != nil {
-			return nil, fmt.Errorf("read configuration: %w", err)
+			cerr.Problems = []string{fmt.Sprintf("cannot read it: %v", errors.Unwrap(err))}
+			if errors.Is(err, fs.ErrNotExist) {
+				cerr.Problems[0] = "no such file (--config or " + EnvConfig + " names it)"
+			}
+			return nil, cerr
 		}
 		lines = keyLines(doc)
 		if problems := decodeConfig(doc, c, lines); len(problems) > 0 {
@@ -979,11 +1073,26 @@ func (g *globals) configPath() string {
 }
 
 // loadConfig resolves the configuration of cmd (its --config, the
-// environment and its flags that were set), and makes the globals follow
-// it: --db and --log-level are resolved here too.
+// environment and its flags that were set) and keeps it in g.cfg, which
+// dsn, box, wechatURL, logger and the remote commands read.
 func (g *globals) loadConfig(cmd *cobra.Command) (*loadedConfig, error) {
+	return g.loadConfigFor(cmd, false)
+}
+
+// loadConfigFor is loadConfig; with devConn, and no file named, it reads
+// the connection file of a `wxnotify dev` running in the working directory
+// or above (devconn.go), so the CLI in a second terminal finds it.
+func (g *globals) loadConfigFor(cmd *cobra.Command, devConn bool) (*loadedConfig, error) {
+	path := g.configPath()
+	if path == "" && devConn {
+		p, err := findDevConn(g.env)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
 	lc, err := LoadConfig(configInput{
-		Path:   g.configPath(),
+		Path:   path,
 		Getenv: g.env.Getenv,
 		Flag: func(name string) (string, bool) {
 			f := cmd.Flags().Lookup(name)
@@ -996,8 +1105,7 @@ func (g *globals) loadConfig(cmd *cobra.Command) (*loadedConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.db = lc.Database.DSN
-	g.logLevel = lc.Log.Level
+	g.cfg = lc
 	return lc, nil
 }
 
@@ -1005,7 +1113,7 @@ func (g *globals) loadConfig(cmd *cobra.Command) (*loadedConfig, error) {
 // where its value came from. It holds no secret: a DSN's password is
 // redacted.
 func (lc *loadedConfig) write(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	if lc.Path != "" {
 		fmt.Fprintf(tw, "# effective configuration: %s, then the environment, then flags\n", lc.Path)
 	} else {
@@ -1036,9 +1144,7 @@ func writeJSONConfig(w io.Writer, lc *loadedConfig) error {
 	for _, s := range settings {
 		out.Settings = append(out.Settings, entry{s.key, s.shown(s.get(lc.Config)), lc.Source[s.key]})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }
 
 func newConfigCommand(g *globals) *cobra.Command {

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 const (
@@ -201,29 +204,38 @@ func TestConfig_SettingsTable(t *testing.T) {
 	}
 }
 
-// TestConfig_Flags: every flag of the table exists on serve, with the
-// table's default.
+// TestConfig_Flags: every flag of the table exists, with the table's
+// default: on serve, or (--url) on the commands that talk to a server.
 func TestConfig_Flags(t *testing.T) {
 	t.Parallel()
 	root := newRootCommand(&globals{env: &Env{Getenv: func(string) string { return "" }}})
-	serve, _, err := root.Find([]string{"serve"})
-	if err != nil {
-		t.Fatal(err)
+	var cmds []*cobra.Command
+	for _, path := range [][]string{{"serve"}, {"send"}, {"messages", "ls"}} {
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
 	}
 	for _, s := range settings {
 		if s.flag == "" {
 			continue
 		}
-		f := serve.Flags().Lookup(s.flag)
-		if f == nil {
-			f = serve.InheritedFlags().Lookup(s.flag)
+		var f *pflag.Flag
+		for _, c := range cmds {
+			if f = c.Flags().Lookup(s.flag); f == nil {
+				f = c.InheritedFlags().Lookup(s.flag)
+			}
+			if f != nil {
+				break
+			}
 		}
 		if f == nil {
-			t.Errorf("serve has no flag --%s (%s)", s.flag, s.key)
+			t.Errorf("no command has the flag --%s (%s)", s.flag, s.key)
 			continue
 		}
 		if f.DefValue == "" {
-			continue // --db: unset, so that WXNOTIFY_DB and the table decide
+			continue
 		}
 		c := NewConfig()
 		if err := s.set(c, f.DefValue); err != nil || !reflect.DeepEqual(s.get(c), s.def) {

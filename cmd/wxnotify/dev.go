@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -37,13 +38,14 @@ const (
 	DevAppID = "wx0000000000000dev"
 	// DevOpenID is the demo user.
 	DevOpenID = "oDEV00000000000000000demo001"
-	// Credits the demo user gets on every start (the simulator forgets its
-	// state when dev stops, so they are granted anew, in both places).
+	// Credits of the demo user: the acceptances are topped up to this on
+	// every start, the form_ids given when the simulator starts empty; in
+	// both places, the simulator and the ledger.
 	devSubscribeCredits = 5
 	devFormIDs          = 3
-	// Aliases of the demo templates in the catalog. The simulator gives the
-	// templates new ids every run; the aliases (and so the printed curl)
-	// stay the same.
+	// Aliases of the demo templates in the catalog, which the printed curl
+	// uses. The templates keep their ids across restarts (the simulator's
+	// snapshot); the aliases would follow new ones after a fresh start.
 	DevSubscribeAlias = "order_shipped"
 	DevLegacyAlias    = "order_status"
 )
@@ -54,6 +56,12 @@ const (
 	devKeyFile      = "secret.key"     // WXNOTIFY_SECRET_KEY_FILE when no key is set
 	devPasswordFile = "admin-password" // WXNOTIFY_ADMIN_PASSWORD when none is set
 	devStateFile    = "dev.json"
+	// devSimFile is the simulator's state (wechatsim Save/Load), written
+	// every devSimSaveInterval and on stop, so a restarted dev finds on
+	// "WeChat's side" the templates, acceptances, form_ids and tokens its
+	// database knows.
+	devSimFile         = "wechat-sim.json"
+	devSimSaveInterval = 2 * time.Second
 )
 
 // EnvAdminPassword is the operator password of the dashboard.
@@ -65,6 +73,9 @@ const EnvAdminPassword = "WXNOTIFY_ADMIN_PASSWORD"
 type devState struct {
 	AppSecret string `json:"app_secret"`
 	APIKey    string `json:"api_key"`
+	// OperatorKey acts for every app ("*"): the CLI's, in api.key, so
+	// `wxnotify jobs` works too; the printed curl uses APIKey.
+	OperatorKey string `json:"operator_key,omitempty"`
 }
 
 // devSetup is the demo set up for one run.
@@ -86,8 +97,11 @@ func newDevCommand(g *globals) *cobra.Command {
 			"URLs and a curl command that sends the demo user a message, then runs until Ctrl-C.\n\n" +
 			"A secret key (and an operator password) are generated into --dir unless WXNOTIFY_SECRET_KEY\n" +
 			"(WXNOTIFY_SECRET_KEY_FILE) and WXNOTIFY_ADMIN_PASSWORD are set. Running dev again on the same\n" +
-			"directory keeps the database and the API key. --config tunes it like serve; the database is\n" +
-			"the one in --dir unless --db is given.",
+			"directory keeps the database, the API key and the simulator's state (templates, acceptances,\n" +
+			"form_ids). --config tunes it like serve; the database is the one in --dir unless --db is given.\n\n" +
+			"dev writes its connection details to --dir/" + devConnFile + " (mode 0600): a command run in the\n" +
+			"directory that holds ./" + DefaultDevDir + ", or below it, acts on this dev with no variable set;\n" +
+			"elsewhere, eval \"$(wxnotify dev env --dir DIR)\". Logs are text unless log.format says otherwise.",
 		Example: "  go run ./cmd/wxnotify dev\n  wxnotify dev --addr 127.0.0.1:0 --sim-addr 127.0.0.1:0 --dir /tmp/wx",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,6 +112,8 @@ func newDevCommand(g *globals) *cobra.Command {
 	f.StringVar(&dir, "dir", DefaultDevDir, "directory of the database, generated keys and demo state")
 	addSettingFlags(cmd, "addr") // read by loadConfig, as serve's
 	f.StringVar(&simAddr, "sim-addr", DefaultDevSimAddr, "listen address of the WeChat simulator (port 0 picks a free one)")
+	annotate(cmd, configNoDevConn)
+	cmd.AddCommand(newDevEnvCommand(g))
 	return cmd
 }
 
@@ -120,7 +136,7 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 		}
 		return g.env.Getenv(k)
 	}
-	if g.env.Getenv(seal.EnvKey) == "" && g.env.Getenv(seal.EnvKeyFile) == "" {
+	if g.env.Getenv(seal.EnvKey) == "" && g.conf().Secrets.KeyFile == "" {
 		path := filepath.Join(dir, devKeyFile)
 		if _, err := ensureFile(path, seal.GenerateKey); err != nil {
 			return err
@@ -143,6 +159,11 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 	simURL := "http://" + ln.Addr().String()
 	overlay["WXNOTIFY_WECHAT_URL"] = simURL
 	sim := wechatsim.New(wechatsim.Options{})
+	simPath := filepath.Join(dir, devSimFile)
+	simRestored, err := loadSim(sim, simPath)
+	if err != nil {
+		return err
+	}
 	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
 	simDone := make(chan error, 1)
 	go func() { simDone <- serveUntilDone(simCtx, ln, sim) }()
@@ -154,9 +175,11 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Source["log.format"] == "default" {
+		cfg.Log.Format = "text" // a person reads dev's log
+	}
 	if !cmd.Flags().Changed("db") {
-		dg.db = "sqlite://" + filepath.Join(dir, devDBFile)
-		cfg.Database.DSN = dg.db
+		cfg.Database.DSN = "sqlite://" + filepath.Join(dir, devDBFile)
 	}
 	opts := cfg.instanceOptions()
 	// Development: webhook receivers run on this machine.
@@ -176,23 +199,87 @@ func (g *globals) runDev(cmd *cobra.Command, dir, simAddr string) error {
 	if err != nil {
 		return err
 	}
-	setup, err := setupDemo(ctx, dir, st, box, sim, in)
+	setup, err := setupDemo(ctx, dir, st, box, sim, in, simRestored)
 	if err != nil {
 		return err
 	}
-	return in.run(ctx, func(apiURL string) {
+	log := dg.logger()
+	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSaver()
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		t := time.NewTicker(devSimSaveInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-saverCtx.Done():
+				return
+			case <-t.C:
+				if err := saveSim(sim, simPath); err != nil {
+					log.Warn("save the simulator's state", "path", simPath, "err", err)
+				}
+			}
+		}
+	}()
+	keyFile := ""
+	if g.env.Getenv(seal.EnvKey) == "" {
+		if keyFile, err = filepath.Abs(dg.conf().Secrets.KeyFile); err != nil {
+			return err
+		}
+	}
+	runErr := in.run(ctx, func(apiURL string) {
+		conn := devConn{DSN: cfg.Database.DSN, KeyFile: keyFile, WeChatURL: simURL, APIURL: apiURL,
+			APIKeyFile: filepath.Join(dir, devKeyName)}
+		if err := writeDevConn(dir, conn); err != nil {
+			log.Error("write the CLI's connection file; commands in a second terminal will not find this dev", "err", err)
+		}
 		printDevBanner(g.env.Stdout, devBanner{
 			Dir: dir, API: apiURL, Sim: simURL, Setup: setup,
 			Password: password, PasswordFromEnv: passwordFromEnv,
+			KeyFromEnv: keyFile == "", DefaultDir: filepath.Base(dir) == DefaultDevDir,
 		})
 	})
+	stopSaver()
+	<-saverDone
+	if err := saveSim(sim, simPath); err != nil {
+		log.Error("save the simulator's state; a restart will not find its templates", "path", simPath, "err", err)
+	}
+	return runErr
+}
+
+// loadSim restores the simulator from path, and reports whether there was
+// a snapshot there.
+func loadSim(sim *wechatsim.Server, path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := sim.Load(f); err != nil {
+		return false, fmt.Errorf("%s: %w (delete it, or the whole directory, to start over)", path, err)
+	}
+	return true, nil
+}
+
+// saveSim writes the simulator's state to path (mode 0600: it holds the
+// demo app's secret and tokens).
+func saveSim(sim *wechatsim.Server, path string) error {
+	var b bytes.Buffer
+	if err := sim.Save(&b); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b.Bytes())
 }
 
 // setupDemo makes the demo app, key, templates and user exist, in the
-// simulator (which starts empty every run) and in the database (where they
-// may exist from an earlier run). It is idempotent: the app and API key of
-// an earlier run in dir are kept.
-func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, sim *wechatsim.Server, in *instance) (*devSetup, error) {
+// simulator and in the database, where either may hold them from an
+// earlier run (simRestored: the simulator was loaded from its snapshot).
+// It is idempotent: the app, API key and templates of an earlier run in dir
+// are kept.
+func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, sim *wechatsim.Server, in *instance, simRestored bool) (*devSetup, error) {
 	statePath := filepath.Join(dir, devStateFile)
 	var state devState
 	if b, err := os.ReadFile(statePath); err == nil {
@@ -207,7 +294,10 @@ func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, 
 	}
 
 	// The app: in the simulator, and in the registry with the same secret.
-	sim.AddApp(wechatsim.App{AppID: DevAppID, Secret: state.AppSecret})
+	if secret, ok := sim.AppSecret(DevAppID); !ok || secret != state.AppSecret {
+		sim.AddApp(wechatsim.App{AppID: DevAppID, Secret: state.AppSecret})
+		simRestored = false
+	}
 	apps := &token.AppService{Store: st, Box: box}
 	app := &wxnotify.App{AppID: DevAppID, Name: "wxnotify dev demo", Secret: wxnotify.Secret(state.AppSecret)}
 	switch err := apps.CreateApp(ctx, app); {
@@ -245,17 +335,34 @@ func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, 
 		}
 		setup.APIKey, state.APIKey = plain, plain
 	}
+	if k, err := keys.Authenticate(ctx, state.OperatorKey); state.OperatorKey == "" || err != nil || !k.CanAccess(wxnotify.AllApps) {
+		plain, err := keys.CreateAPIKey(ctx, &wxnotify.APIKey{Name: "wxnotify dev CLI", Apps: []string{wxnotify.AllApps}})
+		if err != nil {
+			return nil, fmt.Errorf("create the CLI's API key: %w", err)
+		}
+		state.OperatorKey = plain
+	}
 	b, _ := json.MarshalIndent(state, "", "  ")
 	if err := writeFileAtomic(statePath, b); err != nil {
 		return nil, err
 	}
+	// The operator's key alone, for the CLI (client.api_key_file).
+	if err := writeFileAtomic(filepath.Join(dir, devKeyName), []byte(state.OperatorKey+"\n")); err != nil {
+		return nil, err
+	}
 
-	// Templates, in the simulator (WeChat's side).
-	setup.SubscribeTplID = sim.AddTemplateDirect(DevAppID, "订单发货通知",
-		wechatsim.Keyword{Key: "character_string1", Name: "订单号", Example: "DEV-1001"},
-		wechatsim.Keyword{Key: "thing2", Name: "商品名称", Example: "wxnotify 演示商品"},
-		wechatsim.Keyword{Key: "time3", Name: "发货时间", Example: "2026-01-02 15:04"})
-	setup.LegacyTplID = sim.AddLegacyTemplateDirect(DevAppID, "订单状态通知", "订单号", "订单状态")
+	// Templates, in the simulator (WeChat's side): those of the last run
+	// when it kept them.
+	const subscribeTitle, legacyTitle = "订单发货通知", "订单状态通知"
+	if setup.SubscribeTplID = sim.FindTemplate(DevAppID, subscribeTitle, false); setup.SubscribeTplID == "" {
+		setup.SubscribeTplID = sim.AddTemplateDirect(DevAppID, subscribeTitle,
+			wechatsim.Keyword{Key: "character_string1", Name: "订单号", Example: "DEV-1001"},
+			wechatsim.Keyword{Key: "thing2", Name: "商品名称", Example: "wxnotify 演示商品"},
+			wechatsim.Keyword{Key: "time3", Name: "发货时间", Example: "2026-01-02 15:04"})
+	}
+	if setup.LegacyTplID = sim.FindTemplate(DevAppID, legacyTitle, true); setup.LegacyTplID == "" {
+		setup.LegacyTplID = sim.AddLegacyTemplateDirect(DevAppID, legacyTitle, "订单号", "订单状态")
+	}
 
 	// The catalog learns them from WeChat, as it does for a real app; the
 	// aliases follow the new ids.
@@ -271,13 +378,17 @@ func setupDemo(ctx context.Context, dir string, st store.Driver, box *seal.Box, 
 
 	// The demo user's credits: granted in the simulator as WeChat would on
 	// the user's taps, and recorded in the ledger as the page would report.
-	sim.GrantSubscribe(DevAppID, DevOpenID, setup.SubscribeTplID, devSubscribeCredits)
-	for range devSubscribeCredits {
+	topUp := devSubscribeCredits - sim.Grants(DevAppID, DevOpenID, setup.SubscribeTplID)
+	sim.GrantSubscribe(DevAppID, DevOpenID, setup.SubscribeTplID, topUp)
+	for range max(topUp, 0) {
 		err := in.credits.RecordSubscribeResult(ctx, DevAppID, DevOpenID,
 			map[string]wxnotify.SubscribeChoice{setup.SubscribeTplID: wxnotify.SubscribeAccept}, "dev")
 		if err != nil {
 			return nil, fmt.Errorf("grant demo subscribe credits: %w", err)
 		}
+	}
+	if simRestored {
+		return setup, nil // the form_ids of the last run are still on both sides
 	}
 	formIDs := make([]string, devFormIDs)
 	for i := range formIDs {
@@ -295,6 +406,9 @@ type devBanner struct {
 	Setup           *devSetup
 	Password        string
 	PasswordFromEnv bool
+	// KeyFromEnv: the secret key is WXNOTIFY_SECRET_KEY's, which the CLI
+	// needs too; DefaultDir: the CLI finds Dir from its parent.
+	KeyFromEnv, DefaultDir bool
 }
 
 // devMessage is the body of the printed curl: a subscribe message to the
@@ -319,6 +433,14 @@ func printDevBanner(w io.Writer, b devBanner) {
 	if b.PasswordFromEnv {
 		password = "(the one in " + EnvAdminPassword + ")"
 	}
+	cli := fmt.Sprintf("run from %s (or below) with nothing set, e.g. wxnotify app list\n"+
+		"                 elsewhere: eval \"$(wxnotify dev env --dir %s)\"", filepath.Dir(b.Dir), b.Dir)
+	if !b.DefaultDir {
+		cli = fmt.Sprintf("eval \"$(wxnotify dev env --dir %s)\", then e.g. wxnotify app list", b.Dir)
+	}
+	if b.KeyFromEnv {
+		cli += "\n                 (with " + seal.EnvKey + " set as here)"
+	}
 	key := b.Setup.APIKey
 	keyNote := "new"
 	if b.Setup.KeyReused {
@@ -334,6 +456,7 @@ func printDevBanner(w io.Writer, b devBanner) {
   demo user      %s   (%d subscribe acceptances, %d form_ids)
   templates      %s (subscribe, %s), %s (legacy, %s)
   data           %s   (delete it to start over)
+  CLI            %s
 
 Send the demo user a message:
 
@@ -347,7 +470,7 @@ It answers {"id":N,...}; then see it delivered with
 and in the simulator's inbox at %s/sim/
 
 `, b.API, b.API, password, b.Sim, b.Sim, DevAppID, key, keyNote, DevOpenID, devSubscribeCredits, devFormIDs,
-		DevSubscribeAlias, b.Setup.SubscribeTplID, DevLegacyAlias, b.Setup.LegacyTplID, b.Dir,
+		DevSubscribeAlias, b.Setup.SubscribeTplID, DevLegacyAlias, b.Setup.LegacyTplID, b.Dir, cli,
 		b.API, key, devMessage(time.Now()), key, b.API, b.Sim)
 }
 

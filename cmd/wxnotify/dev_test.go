@@ -42,7 +42,8 @@ func startDev(t *testing.T, e *env, dir string, args ...string) *devProcess {
 	t.Helper()
 	args = append([]string{"dev", "--addr", "127.0.0.1:0", "--sim-addr", "127.0.0.1:0", "--dir", dir}, args...)
 	p := &process{cmd: exec.Command(binary, args...)}
-	p.cmd.Env = e.vars
+	p.cmd.Env = e.environ()
+	p.cmd.Dir = e.dir
 	p.cmd.Stderr = lockedWriter{p}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -285,7 +286,8 @@ func TestDev(t *testing.T) {
 
 	// Again on the same directory: the same API key works, the first
 	// message is still there, and a new send is delivered (the simulator
-	// started empty: new token, new templates, new credits).
+	// restored its snapshot: the same token, templates and credits;
+	// TestDev_RestartKeepsSimulator checks a message queued across it).
 	d2 := startDev(t, e, dir)
 	if d2.key != d.key || !strings.Contains(d2.banner, "kept from the last run") {
 		t.Fatalf("API key %q after restart, want %q kept:\n%s", d2.key, d.key, d2.banner)

@@ -3,7 +3,10 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -13,6 +16,7 @@ import (
 	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
+	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/jobs"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/metrics"
@@ -30,22 +34,27 @@ import (
 type instanceOptions struct {
 	Addr   string
 	Holder string
+	// TrustedProxies is http.trusted_proxies, as written (checked by the
+	// configuration).
+	TrustedProxies string
 	// WeChatURL is WeChat's API base URL; "" means WXNOTIFY_WECHAT_URL or
 	// the real API.
 	WeChatURL string
 
 	// delivery.Pipeline
-	Concurrency   int
-	ClaimBatch    int
-	LeaseTTL      time.Duration
-	PollInterval  time.Duration
-	MaxAttempts   int
-	MinBackoff    time.Duration
-	MaxBackoff    time.Duration
-	ThrottlePause time.Duration
-	AppRate       float64
-	AppBurst      int
-	Retention     time.Duration
+	Concurrency         int
+	ClaimBatch          int
+	LeaseTTL            time.Duration
+	PollInterval        time.Duration
+	MaxAttempts         int
+	MinBackoff          time.Duration
+	MaxBackoff          time.Duration
+	ThrottlePause       time.Duration
+	AppRate             float64
+	AppBurst            int
+	DailySubscribeLimit int
+	DailyTemplateLimit  int
+	Retention           time.Duration
 	// WebhookAllowPrivate lets webhooks reach internal addresses.
 	WebhookAllowPrivate bool
 
@@ -111,11 +120,15 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	if _, err := clock.Sync(context.Background(), st); err != nil {
 		return nil, err
 	}
-	client := wechat.New(wechat.Options{BaseURL: cmp.Or(o.WeChatURL, g.wechatURL())})
+	// Every call to WeChat goes through contact, which /readyz reads.
+	contact := &wechat.Contact{}
+	client := wechat.New(wechat.Options{BaseURL: cmp.Or(o.WeChatURL, g.wechatURL()), HTTPClient: &http.Client{Transport: contact}})
 	in := &instance{log: log, store: st, opts: o, clock: clock}
 	in.metrics = metrics.New(func(ctx context.Context) (map[string]int64, error) {
 		return st.MessageCounts(ctx, &store.MessageCountsParams{})
 	}, log)
+	b := readBuild()
+	in.metrics.RegisterBuild(metrics.Build{Version: b.Version, Revision: b.Revision, Time: b.Time, GoVersion: b.GoVersion, Modified: b.Modified})
 	in.queue = &queue.Queue{Store: st, CreditMargin: o.CreditSafetyMargin}
 	// Token leases are compared outside the queue: on the database's clock
 	// as this instance estimates it, so two instances never both refresh.
@@ -129,9 +142,19 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 		Concurrency: o.Concurrency, LeaseTTL: o.LeaseTTL, AppRate: o.AppRate,
 		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxAttempts: o.MaxAttempts,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, ThrottlePause: o.ThrottlePause, AppBurst: o.AppBurst,
+		DailySubscribeLimit: int64(o.DailySubscribeLimit), DailyTemplateLimit: int64(o.DailyTemplateLimit),
 		Retention: o.Retention,
 	}
 	in.templates = &catalog.Service{Store: st, Queue: in.queue, Client: client, Tokens: in.tokens, Logger: log, Now: local}
+	in.pipeline.OnTemplateRejected = in.templates.TemplateRejected
+	in.tokens.DailyLimit = in.pipeline.DailyLimit
+	in.metrics.RegisterDailySends(func() []metrics.DailySend {
+		var out []metrics.DailySend
+		for _, d := range in.pipeline.DailySends() {
+			out = append(out, metrics.DailySend{AppID: d.AppID, Kind: d.Kind, Sent: d.Sent, Limit: in.pipeline.DailyLimit(d.Kind)})
+		}
+		return out
+	})
 	in.messages = &delivery.Service{Queue: in.queue, Store: st, Apps: apps, Logger: log, Wake: in.pipeline.Wake, Templates: in.templates, Now: local}
 	in.tokens.OnRefresh = in.metrics.TokenRefresh
 	in.metrics.RegisterCreditStock(func(ctx context.Context) ([]metrics.CreditStock, error) {
@@ -173,19 +196,65 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	srv.Metrics = in.metrics.Handler()
 	srv.TemplateService = in.templates
 	srv.DashboardPassword = wxnotify.Secret(g.env.Getenv("WXNOTIFY_ADMIN_PASSWORD"))
+	if srv.TrustedProxies, err = wxhttp.ParseTrustedProxies(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	srv.Counts = func(ctx context.Context) (map[string]int64, error) {
 		return st.MessageCounts(ctx, &store.MessageCountsParams{})
 	}
 	srv.WeChatErrors = in.metrics.WeChatErrors
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
+	srv.ReadyChecks = readyChecks(st, apps, contact)
+	srv.Build = b
 	srv.BroadcastService = in.broadcasts
 	srv.ScheduleService = &delivery.ScheduleService{Store: st}
-	srv.WebhookService = &webhook.Service{Store: st, Box: box}
+	srv.WebhookService = &webhook.Service{Store: st, Box: box, AllowPrivateNetworks: o.WebhookAllowPrivate}
 	in.server = srv
 	// Last: the list binds the services above.
 	in.jobs = &jobs.Runner{Entries: in.jobList(), Logger: log, OnRun: in.metrics.JobRun}
 	srv.JobService = in.jobs
 	return in, nil
+}
+
+// wechatDownAfter is how many calls in a row WeChat must leave unanswered
+// before /readyz says so: one timeout is no outage.
+const wechatDownAfter = 3
+
+// readyChecks are the dependencies /readyz reports: the database answers,
+// the secret key opens the stored secrets, WeChat answered lately.
+func readyChecks(st store.Driver, apps *token.AppService, contact *wechat.Contact) []wxhttp.ReadyCheck {
+	return []wxhttp.ReadyCheck{
+		{Name: "database", Check: func(ctx context.Context) (any, error) {
+			if _, err := st.AppList(ctx); err != nil {
+				return nil, fmt.Errorf("%w: %w", wxnotify.Errorf(wxnotify.EUNAVAILABLE, "the database does not answer"), err)
+			}
+			return map[string]string{"engine": st.Engine()}, nil
+		}},
+		{Name: "secret_key", Check: func(ctx context.Context) (any, error) {
+			if err := apps.CheckKey(ctx); err != nil {
+				if errors.Is(err, seal.ErrWrongKey) {
+					return nil, fmt.Errorf("%w: %w", wxnotify.Errorf(wxnotify.EUNAVAILABLE, "the secret key does not open the stored app secrets"), err)
+				}
+				return nil, fmt.Errorf("%w: %w", wxnotify.Errorf(wxnotify.EUNAVAILABLE, "the stored app secrets cannot be read"), err)
+			}
+			return nil, nil
+		}},
+		{Name: "wechat", Check: func(context.Context) (any, error) {
+			s := contact.Status()
+			detail := map[string]any{"failures_in_a_row": s.Failures}
+			if !s.LastAnswer.IsZero() {
+				detail["last_answer"] = s.LastAnswer.UTC().Format(time.RFC3339)
+			}
+			if !s.LastFailure.IsZero() {
+				detail["last_failure"] = s.LastFailure.UTC().Format(time.RFC3339)
+				detail["last_error"] = s.Error
+			}
+			if s.Failures >= wechatDownAfter {
+				return detail, wxnotify.Errorf(wxnotify.EUNAVAILABLE, "WeChat did not answer the last %d calls: %s", s.Failures, s.Error)
+			}
+			return detail, nil
+		}},
+	}
 }
 
 // Names of the scheduled jobs that code refers to.
@@ -208,6 +277,8 @@ func (in *instance) jobList() []jobs.Entry {
 			Doc: "recurring sends (POST /v1/schedules) whose occurrence is due"},
 		{Name: jobWebhooks, Interval: webhook.DefaultPollInterval, Job: jobs.Func(in.webhookSender.Drain),
 			Doc: "outcome events in the webhook outbox: POSTed, signed, retried with backoff"},
+		{Name: "daily_limits", Interval: 10 * time.Second, Job: jobs.Func(in.pipeline.CheckDailyLimits),
+			Doc: "each app's sends delivered today (Beijing time): an app at its daily send limit waits for the next day"},
 		{Name: "credit_purge", Interval: cmp.Or(o.CreditPurgeInterval, ledger.DefaultPurgeInterval), Job: jobs.Func(in.credits.Purge),
 			Doc: "credits expired, dead or used up"},
 		{Name: "session_purge", Interval: cmp.Or(o.SessionPurgeInterval, session.DefaultPurgeInterval), Delay: time.Minute, Job: jobs.Func(in.sessions.Purge),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,7 +30,7 @@ func newJobsCommand(g *globals) *cobra.Command {
 		if g.json {
 			return g.printJSON(list)
 		}
-		tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(g.env.Stdout)
 		fmt.Fprintln(tw, "JOB\tEVERY\tLAST RUN\tTOOK\tRUNS\tERRORS\tNEXT RUN\tLAST ERROR")
 		for _, j := range list {
 			next := fmtTime(j.NextRun)

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "wxnotify")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// -buildvcs=auto: stamp the git revision (TestVersion) even where
+	// GOFLAGS turns it off; a tree without git still builds.
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build wxnotify: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -51,6 +54,19 @@ const (
 type env struct {
 	t    *testing.T
 	vars []string
+	// dir is the commands' working directory. When it is "", they run in
+	// the package's directory and do not look for a running dev there
+	// (WXNOTIFY_DEV_DIR=none), which a developer's own dev would be.
+	dir string
+}
+
+// environ is the environment of a command: vars, and no search for a dev
+// unless the test chose the directory.
+func (e *env) environ() []string {
+	if e.dir != "" {
+		return e.vars
+	}
+	return append(slices.Clone(e.vars), "WXNOTIFY_DEV_DIR=none")
 }
 
 func newEnv(t *testing.T, db string) *env {
@@ -69,7 +85,8 @@ func (e *env) run(stdin string, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = e.vars
+	cmd.Env = e.environ()
+	cmd.Dir = e.dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -121,7 +138,8 @@ var urlPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 func (e *env) start(args ...string) *process {
 	e.t.Helper()
 	p := &process{cmd: exec.Command(binary, args...)}
-	p.cmd.Env = e.vars
+	p.cmd.Env = e.environ()
+	p.cmd.Dir = e.dir
 	p.cmd.Stderr = lockedWriter{p}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -240,12 +258,18 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestAppRegistry: secrets are read from stdin, sealed, never printed; a
-// missing or wrong key is a clear error.
+// TestAppRegistry: secrets are read from stdin, checked with WeChat,
+// sealed, never printed; a wrong secret, a missing or wrong key is a clear
+// error.
 func TestAppRegistry(t *testing.T) {
 	t.Parallel()
 	db := "sqlite://" + filepath.Join(t.TempDir(), "wx.db")
 	e := newEnv(t, db)
+	sim := e.start("sim", "--addr", "127.0.0.1:0", "--app", demoApp+":"+demoSecret)
+	e.vars = append(e.vars, "WXNOTIFY_WECHAT_URL="+sim.url)
+	if _, errOut, code := e.run("not-the-secret\n", "app", "add", demoApp); code != 3 || !strings.Contains(errOut, "secret") || strings.Contains(errOut, "not-the-secret") {
+		t.Fatalf("wrong secret: exit %d %q, want 3 naming the secret (not printing it)", code, errOut)
+	}
 	out := e.mustRun(demoSecret+"\n", "app", "add", demoApp, "--name", "shop")
 	if strings.Contains(out, demoSecret) {
 		t.Fatal("secret printed")
@@ -328,14 +352,15 @@ func TestServeTokenEndpoint(t *testing.T) {
 			if code := getJSON(t, "GET", instances[0].url+"/v1/apps/"+demoApp+"/access_token", "wxk_bad_key", "", nil); code != 401 {
 				t.Fatalf("bad key: status %d, want 401", code)
 			}
-			// The CLI reads the same token; WeChat was asked once in all.
+			// The CLI reads the same token; WeChat was asked once in all by
+			// the instances, once more by `app add` checking the secret.
 			if got := strings.TrimSpace(e.mustRun("", "token", "get", demoApp)); got != tokens[0] {
 				t.Fatal("token get differs from the served token")
 			}
 			var calls map[string]any
 			getJSON(t, "GET", sim.url+"/sim/calls?path=/cgi-bin/stable_token&appid="+demoApp, "", "", &calls)
-			if n, _ := calls["count"].(float64); n != 1 {
-				t.Fatalf("stable_token calls=%v, want exactly 1", calls)
+			if n, _ := calls["count"].(float64); n != 2 {
+				t.Fatalf("stable_token calls=%v, want exactly 2 (the check and one fetch)", calls)
 			}
 			// Exactly one of the two instances fetched, and its metrics say so.
 			var scraped string

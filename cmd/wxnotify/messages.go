@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -29,11 +28,17 @@ func newMessagesCommand(g *globals) *cobra.Command {
 			"  wxnotify messages ls --broadcast 12 --limit 1000 --json",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if lp.State, err = flagChoice("state", state, stateOrder...); err != nil {
+				return err
+			}
+			if lp.Limit < 1 || lp.Limit > 1000 {
+				return usageError{fmt.Errorf("--limit %d: want 1 to 1000", lp.Limit)}
+			}
 			c, err := rem.client()
 			if err != nil {
 				return err
 			}
-			lp.State = wxnotify.MessageState(state)
 			page, err := c.ListMessages(cmd.Context(), lp)
 			if err != nil {
 				return err
@@ -41,7 +46,7 @@ func newMessagesCommand(g *globals) *cobra.Command {
 			if g.json {
 				return g.printJSON(page)
 			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(g.env.Stdout)
 			fmt.Fprintln(tw, "ID\tSTATE\tAPPID\tOPENID\tTEMPLATE\tATTEMPTS\tUPDATED\tLAST ERROR")
 			for _, m := range page.Messages {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.State, m.AppID, m.OpenID, m.TemplateID, m.Attempts, fmtTime(m.UpdatedAt), orDash(m.LastError))
@@ -86,7 +91,7 @@ func newMessagesCommand(g *globals) *cobra.Command {
 			g.printMessage(m)
 			if len(attempts) > 0 {
 				fmt.Fprintln(g.env.Stdout)
-				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(g.env.Stdout)
 				fmt.Fprintln(tw, "ATTEMPT\tAT\tERRCODE\tCLASS\tLATENCY\tERRMSG")
 				for _, a := range attempts {
 					fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%.0fms\t%s\n", a.N, fmtTime(a.At), a.ErrCode, orDash(a.Class), a.LatencyMS, orDash(a.ErrMsg))
@@ -126,7 +131,7 @@ func newMessagesCommand(g *globals) *cobra.Command {
 }
 
 func (g *globals) printMessage(m *wxnotify.Message) {
-	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(g.env.Stdout)
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(tw, "%s:\t%s\n", k, v)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,27 +17,20 @@ import (
 	"github.com/wxnotify/wxnotify/client"
 )
 
-// The remote commands (send, broadcast, messages, credits) talk to a running
-// wxnotify through the Go client; --db does not apply to them.
+// The remote commands (send, broadcast, messages, credits, jobs) talk to a
+// running wxnotify through the Go client; --db does not apply to them.
 
-// DefaultURL is the server the remote commands talk to unless --url or
-// WXNOTIFY_URL say otherwise.
+// DefaultURL is the server the remote commands talk to unless the
+// configuration (client.url: --url, WXNOTIFY_URL, the file, a running dev)
+// says otherwise.
 const DefaultURL = "http://127.0.0.1:8080"
 
-// exitUndelivered: send --wait or broadcast saw a message end in a terminal
-// state other than delivered.
-const exitUndelivered = 7
-
-// undeliveredError reports messages that ended undelivered; Run exits with
-// exitUndelivered for it.
-type undeliveredError struct{ msg string }
-
-func (e undeliveredError) Error() string { return e.msg }
+// EnvAPIKey is the API key of the remote commands.
+const EnvAPIKey = "WXNOTIFY_API_KEY"
 
 // remote holds the flags of a command that calls the server.
 type remote struct {
 	g      *globals
-	url    string
 	apiKey string
 }
 
@@ -41,28 +38,28 @@ type remote struct {
 func (g *globals) addRemoteFlags(cmd *cobra.Command) *remote {
 	r := &remote{g: g}
 	f := cmd.PersistentFlags()
-	f.StringVar(&r.url, "url", "", "base URL of the wxnotify server (env WXNOTIFY_URL; default "+DefaultURL+")")
-	f.StringVar(&r.apiKey, "api-key", "", "API key, wxk_… (env WXNOTIFY_API_KEY)")
+	addSettingFlagsTo(f, "url") // read by loadConfig
+	f.StringVar(&r.apiKey, "api-key", "", "API key, wxk_… (env "+EnvAPIKey+", or a file named by client.api_key_file)")
 	return r
 }
 
-// client returns a client of the server, or a usage error without a key.
+// client returns a client of the server at client.url with the API key of
+// --api-key, WXNOTIFY_API_KEY or client.api_key_file, in that order; no
+// key exits 5.
 func (r *remote) client() (*client.Client, error) {
-	u := r.url
-	if u == "" {
-		u = r.g.env.Getenv("WXNOTIFY_URL")
-	}
-	if u == "" {
-		u = DefaultURL
-	}
-	key := r.apiKey
-	if key == "" {
-		key = r.g.env.Getenv("WXNOTIFY_API_KEY")
+	c := r.g.conf()
+	key := cmp.Or(r.apiKey, r.g.env.Getenv(EnvAPIKey))
+	if key == "" && c.Client.APIKeyFile != "" {
+		b, err := os.ReadFile(c.Client.APIKeyFile)
+		if err != nil {
+			return nil, authError{fmt.Errorf("read the API key file (client.api_key_file, %s): %w", c.Source["client.api_key_file"], err)}
+		}
+		key = strings.TrimSpace(string(b))
 	}
 	if key == "" {
-		return nil, usageError{fmt.Errorf("an API key is required: --api-key or WXNOTIFY_API_KEY (create one with `wxnotify apikey create`)")}
+		return nil, authError{fmt.Errorf("an API key is required: --api-key, %s or client.api_key_file (create one with `wxnotify apikey create`; `wxnotify dev` makes one)", EnvAPIKey)}
 	}
-	return client.New(u, key, client.WithUserAgent("wxnotify-cli/"+version())), nil
+	return client.New(c.Client.URL, key, client.WithUserAgent("wxnotify-cli/"+version())), nil
 }
 
 // requireFlags returns a usage error naming the first of names not set.
@@ -107,11 +104,24 @@ func parseSendAt(s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-func (g *globals) printJSON(v any) error {
-	enc := json.NewEncoder(g.env.Stdout)
+// printJSON prints v as every command's JSON output: indented, with HTML
+// characters unescaped.
+func (g *globals) printJSON(v any) error { return writeJSON(g.env.Stdout, v) }
+
+// writeJSON is the one JSON style of the CLI.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// plural writes n with its noun: "1 message", "2 messages".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // stateOrder lists message states in the order summaries print them.
@@ -147,4 +157,23 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// flagChoice returns v when it is "" or one of allowed, else a usage
+// error naming the flag and the values it takes: a filter value nobody
+// could match is a mistake, not an empty list.
+func flagChoice[T ~string](flag, v string, allowed ...T) (T, error) {
+	if v == "" || slices.Contains(allowed, T(v)) {
+		return T(v), nil
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return "", usageError{fmt.Errorf("--%s %q: want one of %s", flag, v, strings.Join(names, ", "))}
+}
+
+// parseKind reads a --kind of message.
+func parseKind(v string) (wxnotify.MessageKind, error) {
+	return flagChoice("kind", v, wxnotify.MessageSubscribe, wxnotify.MessageTemplate)
 }

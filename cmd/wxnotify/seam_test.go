@@ -109,7 +109,7 @@ func TestE2E_WebhooksSurvivePostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := newTCPProxy(t, u.Host)
+	pg := testdb.NewProxy(t, u.Host)
 	u.Host = pg.Addr()
 	e, sim, key, tpl := setupLoad(t, dsn, n)
 	e.vars = append(slices.DeleteFunc(e.vars, func(v string) bool { return strings.HasPrefix(v, "WXNOTIFY_DB=") }),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +26,8 @@ func newSendCommand(g *globals) *cobra.Command {
 		Use:   "send",
 		Short: "Send one message through a running wxnotify and print its id",
 		Long: "Queue one message on a running wxnotify (--url, --api-key) and print its id. With --wait, follow it\n" +
-			"until it is terminal, print its state, and exit 0 only if it was delivered (7 otherwise).",
+			"until it is terminal, print its state, and exit 0 only if it was delivered (7 otherwise; 8 when\n" +
+			"--timeout runs out first).",
 		Example: "  wxnotify send --app wx0123456789abcdef --openid oUSER… --template TPL --data thing1=书 --data time2='2026-11-25 10:00' --wait",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,7 +42,9 @@ func newSendCommand(g *globals) *cobra.Command {
 			if p.SendAt, err = parseSendAt(sendAt, time.Now()); err != nil {
 				return err
 			}
-			p.Kind = wxnotify.MessageKind(kind)
+			if p.Kind, err = parseKind(kind); err != nil {
+				return err
+			}
 			c, err := rem.client()
 			if err != nil {
 				return err
@@ -66,7 +70,9 @@ func newSendCommand(g *globals) *cobra.Command {
 				defer cancel()
 			}
 			m, attempts, err := c.WaitMessage(wctx, res.ID, 200*time.Millisecond)
-			if err != nil {
+			if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+				return timeoutError{fmt.Errorf("message %d did not end within --timeout %s; it may still be delivered (wxnotify messages show %d)", res.ID, timeout, res.ID)}
+			} else if err != nil {
 				return fmt.Errorf("wait for message %d: %w", res.ID, err)
 			}
 			if g.json {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +35,15 @@ func newServeCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			// A wrong key would start, report ready and fail every token
+			// fetch: refuse to start instead (exit 5).
+			box, err := g.box()
+			if err != nil {
+				return err
+			}
+			if err := (&token.AppService{Store: st, Box: box}).CheckKey(ctx); err != nil {
+				return fmt.Errorf("the secret key (%s) does not open the stored app secrets: %w; start serve with the key the apps were added with", g.keySource(), err)
+			}
 			in, err := g.newInstance(st, opts)
 			if err != nil {
 				return err
@@ -79,7 +86,7 @@ func newAPIKeyCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(struct {
+				return g.printJSON(struct {
 					*wxnotify.APIKey
 					Key string `json:"key"`
 				}{k, plain})
@@ -105,9 +112,9 @@ func newAPIKeyCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(keys)
+				return g.printJSON(keys)
 			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(g.env.Stdout)
 			fmt.Fprintln(tw, "ID\tNAME\tAPPS\tCREATED")
 			for _, k := range keys {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(k.Apps, ","), fmtTime(k.CreatedAt))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +41,8 @@ func newTemplateCommand(g *globals) *cobra.Command {
 		Short: "Sync, browse, add and delete message templates; name them with aliases",
 		Long: "wxnotify mirrors each app's templates from WeChat (subscribe templates and legacy template\n" +
 			"message templates) and checks every message against them when it is accepted. These commands work\n" +
-			"on the database directly and call WeChat at WXNOTIFY_WECHAT_URL (default the real API).",
+			"on the database directly and call WeChat at wechat.base_url (WXNOTIFY_WECHAT_URL, the configuration\n" +
+			"file; default the real API).",
 	}
 	sync := &cobra.Command{
 		Use:   "sync [APPID]",
@@ -96,7 +96,7 @@ func newTemplateCommand(g *globals) *cobra.Command {
 				if g.json {
 					return g.printJSON(list)
 				}
-				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(g.env.Stdout)
 				fmt.Fprintln(tw, "TEMPLATE_ID\tKIND\tTITLE\tKEYWORDS\tALIASES\tTRUNCATE\tSTATE")
 				for _, t := range list {
 					kws := make([]string, len(t.Keywords))
@@ -131,9 +131,12 @@ func newTemplateCommand(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kind := wxnotify.MessageKind(libKind)
+			kind, err := parseKind(libKind)
+			if err != nil {
+				return err
+			}
 			return g.withTemplates(cmd.Context(), func(ctx context.Context, svc *catalog.Service, _ store.Driver) error {
-				tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+				tw := newTable(g.env.Stdout)
 				switch {
 				case libCats:
 					cats, err := svc.FindLibraryCategories(ctx, args[0])
@@ -195,7 +198,11 @@ func newTemplateCommand(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := &wxnotify.TemplateAdd{Kind: wxnotify.MessageKind(addKind), TitleID: args[1], SceneDesc: addScene}
+			kind, err := parseKind(addKind)
+			if err != nil {
+				return err
+			}
+			req := &wxnotify.TemplateAdd{Kind: kind, TitleID: args[1], SceneDesc: addScene}
 			for _, a := range args[2:] {
 				kid, err := strconv.Atoi(a)
 				if err != nil {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,22 +22,14 @@ func (g *globals) tokenService(st store.Driver) (*token.Service, error) {
 	return &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: client}, Logger: g.logger()}, nil
 }
 
-// wechatURL is WeChat's API base URL: the real one unless pointed at the
-// simulator with WXNOTIFY_WECHAT_URL.
-func (g *globals) wechatURL() string {
-	if v := g.env.Getenv("WXNOTIFY_WECHAT_URL"); v != "" {
-		return v
-	}
-	return wechat.DefaultBaseURL
-}
-
 func newTokenCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Read access_tokens from the central token service",
 		Long: "wxnotify holds each app's access_token: one fetch per token lifetime however many instances run.\n" +
 			"Other services get the token from GET /v1/apps/{appid}/access_token (API key) or from here, and\n" +
-			"never call /cgi-bin/token themselves. WeChat is reached at WXNOTIFY_WECHAT_URL (default the real API).",
+			"never call /cgi-bin/token themselves. WeChat is reached at wechat.base_url (WXNOTIFY_WECHAT_URL, the\n" +
+			"configuration file; default the real API).",
 	}
 	get := &cobra.Command{
 		Use:   "get APPID",
@@ -61,7 +51,7 @@ func newTokenCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(struct {
+				return g.printJSON(struct {
 					AppID       string    `json:"appid"`
 					AccessToken string    `json:"access_token"`
 					ExpiresAt   time.Time `json:"expires_at"`
@@ -102,9 +92,9 @@ func newTokenCommand(g *globals) *cobra.Command {
 				all = append(all, s)
 			}
 			if g.json {
-				return json.NewEncoder(g.env.Stdout).Encode(all)
+				return g.printJSON(all)
 			}
-			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			tw := newTable(g.env.Stdout)
 			fmt.Fprintln(tw, "APPID\tMODE\tTOKEN\tEXPIRES\tNEXT REFRESH\tFETCHES\tLAST ERROR")
 			for _, s := range all {
 				health := "none"

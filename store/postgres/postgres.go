@@ -40,6 +40,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,10 @@ const (
 // group commits, claims and API reads (docs/decisions.md measured 8–32 alike).
 const DefaultMaxConns = 16
 
+// DefaultConnectTimeout bounds one connection attempt unless the DSN sets
+// connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Options configure a DB; the zero value gives the defaults.
 type Options struct {
 	// Schema, if set, is the only schema on the search_path of every
@@ -81,7 +86,8 @@ var migrations embed.FS
 // its pool.
 type DB struct {
 	executor
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool // set by Close: every statement after it is unavailable
 }
 
 var _ store.Driver = (*DB)(nil)
@@ -102,6 +108,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Without a bound, a connection attempt to a server that drops packets
+	// waits for the kernel's TCP timeout (minutes), and so does every
+	// request that needs a new connection; bounded, it fails as unavailable.
+	if !strings.Contains(dsn, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -110,7 +122,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db := &DB{executor: executor{q: pool}, pool: pool}
+	db := &DB{pool: pool}
+	db.executor = executor{q: &classifying{q: pool, closed: &db.closed}}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -170,6 +183,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	db.closed.Store(true)
 	db.pool.Close()
 	return nil
 }

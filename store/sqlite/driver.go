@@ -68,3 +68,16 @@ func isUniqueViolation(err error) bool {
 func isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
+
+// isUnavailableCode reports a driver error that says the database cannot
+// serve now rather than that the statement is wrong: the file locked past
+// busy_timeout (BUSY, LOCKED), out of memory, made read-only, an I/O error,
+// the disk full, the file gone or unopenable, a broken lock protocol.
+func isUnavailableCode(err error) bool {
+	switch sqliteCode(err) & 0xff { // the primary code of an extended one
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL:
+		return true
+	}
+	return false
+}

@@ -16,11 +16,12 @@ var (
 	querySavepointRollback = queries.MustGet("SavepointRollback")
 )
 
-// querier runs statements: a *sql.DB (a pool), a *sql.Tx or a *sql.Conn.
+// querier runs statements: a *sql.DB (a pool) or a *sql.Tx, behind
+// DB.classifying (unavailable.go), which sorts their errors.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
@@ -65,16 +66,17 @@ func (e *executor) begin(ctx context.Context) (*tx, error) {
 	if e.tx == nil {
 		sqlTx, err := e.db.write.BeginTx(ctx, nil)
 		if err != nil {
-			return nil, fmt.Errorf("begin: %w", err)
+			return nil, fmt.Errorf("begin: %w", e.db.classify(err))
 		}
-		return &tx{executor: executor{db: e.db, read: sqlTx, write: sqlTx, tx: sqlTx, seq: new(int)}}, nil
+		q := e.db.classifying(sqlTx)
+		return &tx{executor: executor{db: e.db, read: q, write: q, tx: sqlTx, seq: new(int)}}, nil
 	}
 	*e.seq++
 	name := fmt.Sprintf("sp_%d", *e.seq)
-	if _, err := e.tx.ExecContext(ctx, fmt.Sprintf(querySavepoint, name)); err != nil {
+	if _, err := e.write.ExecContext(ctx, fmt.Sprintf(querySavepoint, name)); err != nil {
 		return nil, fmt.Errorf("begin savepoint: %w", err)
 	}
-	return &tx{executor: executor{db: e.db, read: e.tx, write: e.tx, tx: e.tx, seq: e.seq}, savepoint: name}, nil
+	return &tx{executor: executor{db: e.db, read: e.write, write: e.write, tx: e.tx, seq: e.seq}, savepoint: name}, nil
 }
 
 // Commit implements store.ExecutorTx; on a savepoint it releases it, so
@@ -89,7 +91,7 @@ func (t *tx) Commit(ctx context.Context) error {
 	if t.savepoint == "" {
 		t.done = true // database/sql ends the transaction even if the commit fails
 		if err := t.tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("commit: %w", t.db.classify(err))
 		}
 		return nil
 	}
@@ -145,7 +147,9 @@ func (e *executor) atomic(ctx context.Context, fn func(w *executor) error) error
 	}
 	defer t.Rollback(ctx) // a no-op after Commit
 	if err := fn(&t.executor); err != nil {
-		return err
+		// Statements of prepared *sql.Stmt are not on a classifying
+		// querier: sort their errors here.
+		return e.db.classify(err)
 	}
 	return t.Commit(ctx)
 }

@@ -41,6 +41,7 @@ type groups struct {
 
 // group is one SQLite transaction shared by its members.
 type group struct {
+	db      *DB
 	tx      *sql.Tx
 	seq     int // savepoints begun in tx, for their names (under the turn)
 	members int
@@ -85,9 +86,9 @@ func (db *DB) beginMember(ctx context.Context) (*tx, error) {
 		if err != nil {
 			w.mu.Unlock()
 			<-w.turn
-			return nil, fmt.Errorf("begin: %w", err)
+			return nil, fmt.Errorf("begin: %w", db.classify(err))
 		}
-		g = &group{tx: sqlTx, done: make(chan struct{})}
+		g = &group{db: db, tx: sqlTx, done: make(chan struct{})}
 		w.open = g
 	}
 	g.members++
@@ -96,7 +97,8 @@ func (db *DB) beginMember(ctx context.Context) (*tx, error) {
 		w.open = nil // full: it commits when this member ends
 	}
 	w.mu.Unlock()
-	t := &tx{executor: executor{db: db, read: g.tx, write: g.tx, tx: g.tx, seq: &g.seq}, group: g}
+	q := db.classifying(g.tx)
+	t := &tx{executor: executor{db: db, read: q, write: q, tx: g.tx, seq: &g.seq}, group: g}
 	if first {
 		return t, nil
 	}
@@ -162,7 +164,7 @@ func (db *DB) rollbackGroup(g *group) {
 
 func (g *group) commit() {
 	if err := g.tx.Commit(); err != nil {
-		g.err = fmt.Errorf("commit: %w", err)
+		g.err = fmt.Errorf("commit: %w", g.db.classify(err))
 	}
 	close(g.done)
 }

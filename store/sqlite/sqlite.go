@@ -39,8 +39,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -127,6 +129,7 @@ type DB struct {
 	// groups share write transactions begun at the same moment; nil when
 	// GroupSize is 1.
 	groups *groups
+	closed atomic.Bool // set by Close: every statement after it is unavailable
 }
 
 var _ store.Driver = (*DB)(nil)
@@ -139,6 +142,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	opts, err := opts.withDefaults()
 	if err != nil {
+		return nil, err
+	}
+	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
 	db := &DB{path: path, now: opts.Now}
@@ -160,13 +166,36 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(opts.MaxReadConns)
 	db.read.SetMaxIdleConns(opts.MaxReadConns)
-	db.executor = executor{db: db, read: db.read, write: db.write}
+	db.executor = executor{db: db, read: db.classifying(db.read), write: db.classifying(db.write)}
 
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// createPrivate creates the database file, if it does not exist, readable
+// by its owner only (0600, whatever the umask): it holds openids, form_ids
+// and message data. SQLite creates the -wal and -shm files with the mode of
+// the database file, so they are 0600 too. An existing file keeps its mode:
+// the operator may have chosen one (a group for backups), and wxnotify does
+// not widen or narrow it behind their back.
+func createPrivate(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil // not a plain file: SQLite's to open
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("create sqlite %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil { // the umask may have taken bits away
+		return fmt.Errorf("create sqlite %s: %w", path, err)
+	}
+	return nil
 }
 
 func openPool(ctx context.Context, path string, opts Options, writer bool) (*sql.DB, error) {
@@ -215,6 +244,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.closed.Store(true)
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())

@@ -34,7 +34,7 @@ func Open(ctx context.Context, dsn string) (store.Driver, error) {
 		if path == "" {
 			return nil, wxnotify.Errorf(wxnotify.EINVALID, "database URL sqlite:// needs a file path, e.g. sqlite://./wxnotify.db")
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 		return sqlite.Open(ctx, path, sqlite.Options{})

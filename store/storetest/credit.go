@@ -310,6 +310,14 @@ func exerciseCredit(t *testing.T, newDB NewDBFunc) {
 			"wx0000000000000001//subscribe/TPL-1 credits=1 uses=1 rej=0", // userB's
 			"wx0000000000000001//subscribe/TPL-2 credits=1 uses=1 rej=0",
 			"wx0000000000000002//subscribe/TPL-1 credits=1 uses=1 rej=0")
+		// No openid: every user's credits of the template (it was deleted).
+		if n, err := s.CreditKillTemplate(ctx, &store.CreditKillTemplateParams{AppID: app, TemplateID: tpl, Reason: "template_deleted"}); err != nil || n != 1 {
+			t.Fatalf("CreditKillTemplate of every user=%d, %v; want 1 (userB's)", n, err)
+		}
+		checkStocks(ctx, t, s, &store.CreditStocksParams{Cutoff: cutoff},
+			"wx0000000000000001//form_id/ credits=1 uses=1 rej=0",
+			"wx0000000000000001//subscribe/TPL-2 credits=1 uses=1 rej=0",
+			"wx0000000000000002//subscribe/TPL-1 credits=1 uses=1 rej=0")
 	})
 
 	t.Run("Purge", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/store"
 )
 
@@ -47,6 +48,56 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 			insertApp(ctx, t, s1, testAppID(1))
 			if _, err := s2.AppGet(ctx, testAppID(1)); err != nil {
 				t.Fatalf("AppGet on second store: %v", err)
+			}
+		})
+
+		t.Run("ClosedIsUnavailable", func(t *testing.T) {
+			// A database that cannot serve is ErrUnavailable, and so
+			// EUNAVAILABLE to callers (503, retry later), from every kind
+			// of call: a read, a write, a batch, a transaction; an error of
+			// the statement itself is not.
+			t.Parallel()
+			ctx, s, _ := setup(t)
+			insertApp(ctx, t, s, testAppID(1))
+			if _, err := s.AppGet(ctx, testAppID(2)); !errors.Is(err, store.ErrNotFound) || store.IsUnavailable(err) {
+				t.Fatalf("AppGet of a missing app: err=%v, want ErrNotFound only", err)
+			}
+			if err := s.AppInsert(ctx, &store.AppInsertParams{AppID: testAppID(1), SecretSealed: []byte{1}, TokenMode: "legacy", Now: testNow}); !errors.Is(err, store.ErrConflict) || store.IsUnavailable(err) {
+				t.Fatalf("AppInsert of a taken appid: err=%v, want ErrConflict only", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			calls := map[string]func() error{
+				"AppGet":  func() error { _, err := s.AppGet(ctx, testAppID(1)); return err },
+				"AppList": func() error { _, err := s.AppList(ctx); return err },
+				"AppInsert": func() error {
+					return s.AppInsert(ctx, &store.AppInsertParams{AppID: testAppID(3), SecretSealed: []byte{1}, TokenMode: "legacy", Now: testNow})
+				},
+				"MessageInsertMany": func() error {
+					_, err := s.MessageInsertMany(ctx, []*store.MessageInsertParams{{
+						AppID: testAppID(1), OpenID: "o1", Kind: "subscribe", TemplateID: "T", Data: []byte(`{}`),
+						RunAt: testNow, ExpiresAt: testNow.Add(time.Hour), Now: testNow,
+					}})
+					return err
+				},
+				"Begin": func() error {
+					tx, err := s.Begin(ctx)
+					if err == nil {
+						_, err = tx.AppList(ctx)
+						tx.Rollback(ctx)
+					}
+					return err
+				},
+			}
+			for name, call := range calls {
+				err := call()
+				if !store.IsUnavailable(err) || !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("%s on a closed database: err=%v, want ErrUnavailable", name, err)
+				}
+				if got := wxnotify.ErrorCode(err); got != wxnotify.EUNAVAILABLE {
+					t.Errorf("%s on a closed database: code %q, want %q", name, got, wxnotify.EUNAVAILABLE)
+				}
 			}
 		})
 	})
@@ -203,6 +254,8 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 	t.Run("Session", func(t *testing.T) { t.Parallel(); exerciseSession(t, newDB) })
 
 	t.Run("Message", func(t *testing.T) { t.Parallel(); exerciseMessage(t, newDB) })
+
+	t.Run("DailySend", func(t *testing.T) { t.Parallel(); exerciseDailySend(t, newDB) })
 
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); exerciseTx(t, newDB) })
 

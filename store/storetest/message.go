@@ -122,6 +122,15 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 		checkCounts(ctx, t, s, &store.MessageCountsParams{}, map[string]int64{"queued": 7})
 		checkCounts(ctx, t, s, &store.MessageCountsParams{AppID: app2}, map[string]int64{"queued": 1})
+		// A replay of a stored key uses no id: the next message's id follows
+		// the last one stored.
+		last := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""))[0].ID
+		if r := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, "k1"), newMessage(app, userA, tpl, "k3")); r[0].Created || r[1].Created {
+			t.Fatalf("replays: %+v, want none created", r)
+		}
+		if next := mustInsertMessages(ctx, t, s, newMessage(app, userA, tpl, ""))[0].ID; next != last+1 {
+			t.Errorf("id after two replays: %d, want %d (a replay used an id)", next, last+1)
+		}
 	})
 
 	t.Run("InsertAllOrNothing", func(t *testing.T) {

@@ -11,13 +11,17 @@
 -- name: MessageInsertMany
 -- The group commit: the whole batch in one statement. Each row draws its id
 -- from the sequence first (b), so the result maps every request to its row
--- by id, keyless ones included, and never relies on the order of RETURNING.
+-- by id, keyless ones included, and never relies on the order of RETURNING;
+-- a row whose key is taken already draws none, so a replayed request uses
+-- no id (only a race with a concurrent batch still does).
 -- ON CONFLICT DO NOTHING also skips a key repeated later in the batch (rows
 -- are inserted in batch order, so the first wins). A row whose key was
 -- taken comes back with inserted = false; MessageIDsByKey then finds the id
 -- that holds the key.
 WITH b AS (
-    SELECT nextval('message_id_seq') AS id, u.*
+    SELECT CASE WHEN u.idempotency_key IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM message m WHERE m.appid = u.appid AND m.idempotency_key = u.idempotency_key)
+                THEN NULL ELSE nextval('message_id_seq') END AS id, u.*
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
                   $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::boolean[],
                   $13::text[], $14::bigint[], $15::bigint[], $16::timestamptz[])
@@ -33,11 +37,12 @@ WITH b AS (
            emphasis_keyword, run_at, expires_at, wait_for_credit, idempotency_key,
            broadcast_id, schedule_id, now, now
       FROM b
+     WHERE id IS NOT NULL
      ORDER BY n
     ON CONFLICT (appid, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id
 )
-SELECT b.n, b.id, ins.id IS NOT NULL FROM b LEFT JOIN ins ON ins.id = b.id;
+SELECT b.n, coalesce(b.id, 0), ins.id IS NOT NULL FROM b LEFT JOIN ins ON ins.id = b.id;
 
 -- name: MessageIDsByKey
 -- Finds the rows holding keys that conflicted. It is a separate statement
@@ -193,14 +198,16 @@ UPDATE message m
 
 -- name: AttemptInsertMany
 -- A batch of attempts in one statement (SQLite: a JSON array).
--- An n of 0 numbers the attempt after the message's last.
+-- An n of 0 numbers the attempt after the message's last, in the order of
+-- the arrays.
 INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
 SELECT u.id,
        CASE WHEN u.n > 0 THEN u.n
-            ELSE (SELECT coalesce(max(a.n), 0) + 1 FROM attempt a WHERE a.message_id = u.id) END,
+            ELSE (SELECT coalesce(max(a.n), 0) FROM attempt a WHERE a.message_id = u.id)
+                 + row_number() OVER (PARTITION BY u.id, u.n > 0 ORDER BY u.ord) END,
        u.at, u.errcode, u.errmsg, u.class, u.latency_ms
   FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::text[],
-              $7::double precision[]) AS u (id, n, at, errcode, errmsg, class, latency_ms)
+              $7::double precision[]) WITH ORDINALITY AS u (id, n, at, errcode, errmsg, class, latency_ms, ord)
 RETURNING message_id, n;
 
 -- name: MessageGet

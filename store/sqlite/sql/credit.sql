@@ -70,9 +70,10 @@ UPDATE credit SET uses_left = min(uses_left + 1, uses) WHERE id = ?1;
 UPDATE credit SET dead_reason = coalesce(dead_reason, ?2) WHERE id = ?1;
 
 -- name: CreditKillTemplate
+-- An empty openid (?2) kills every user's credits of the template.
 UPDATE credit
    SET dead_reason = ?4
- WHERE appid = ?1 AND openid = ?2 AND template_id = ?3
+ WHERE appid = ?1 AND (?2 = '' OR openid = ?2) AND template_id = ?3
    AND uses_left > 0 AND dead_reason IS NULL;
 
 -- name: CreditPurgeExpired

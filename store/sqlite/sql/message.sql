@@ -17,11 +17,13 @@
 -- name: MessageInsert
 -- Inserts one message of a batch (a prepared statement per transaction). A
 -- row comes back only if it was inserted; a taken (appid, idempotency_key)
--- then needs MessageIDByKey.
+-- then needs MessageIDByKey. The NOT EXISTS keeps a replay from using an
+-- id: ON CONFLICT alone still advances AUTOINCREMENT's sequence.
 INSERT INTO message (appid, openid, kind, template_id, data, page, miniprogram_state, lang,
                      emphasis_keyword, run_at, expires_at, wait_for_credit, idempotency_key,
                      broadcast_id, schedule_id, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16
+ WHERE NOT EXISTS (SELECT 1 FROM message WHERE appid = ?1 AND idempotency_key = ?13)
 ON CONFLICT (appid, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id;
 
@@ -209,11 +211,13 @@ DELETE FROM message WHERE id IN (SELECT value FROM json_each(?1));
 
 -- name: AttemptInsertMany
 -- ?1 is a JSON array of [message_id, n, at, errcode, errmsg, class,
--- latency_ms]; an n of 0 numbers the attempt after the message's last.
+-- latency_ms]; an n of 0 numbers the attempt after the message's last, in
+-- the order of the array.
 INSERT INTO attempt (message_id, n, at, errcode, errmsg, class, latency_ms)
 SELECT value ->> 0,
        CASE WHEN value ->> 1 > 0 THEN value ->> 1
-            ELSE (SELECT coalesce(max(a.n), 0) + 1 FROM attempt a WHERE a.message_id = value ->> 0) END,
+            ELSE (SELECT coalesce(max(a.n), 0) FROM attempt a WHERE a.message_id = value ->> 0)
+                 + row_number() OVER (PARTITION BY value ->> 0, value ->> 1 > 0 ORDER BY key) END,
        value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
   FROM json_each(?1)
 RETURNING message_id, n;
