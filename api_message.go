@@ -113,4 +113,14 @@ type BroadcastResponse struct {
 	ID       int64          `json:"id"`
 	Accepted int64          `json:"accepted"`
 	State    BroadcastState `json:"state"`
+	// Created is false when an Idempotency-Key retry found the first
+	// broadcast.
+	Created bool `json:"created"`
+}
+
+// BroadcastList is the answer of GET /v1/broadcasts: a page, newest
+// first; NextBefore, when not 0, is the before of the next page.
+type BroadcastList struct {
+	Broadcasts []*Broadcast `json:"broadcasts"`
+	NextBefore int64        `json:"next_before,omitempty"`
 }

@@ -124,3 +124,22 @@ type CreditAddResponse struct {
 type CreditStats struct {
 	Stocks []*CreditStock `json:"stocks"`
 }
+
+// WebhookDeliveryList is the answer of GET /v1/webhooks/{id}/deliveries:
+// a page, newest first; NextBefore, when not 0, is the before of the next.
+type WebhookDeliveryList struct {
+	Deliveries []*WebhookDelivery `json:"deliveries"`
+	NextBefore int64              `json:"next_before,omitempty"`
+}
+
+// WebhookReplayRequest is the body of POST
+// /v1/webhooks/{id}/deliveries/replay: the dead events to send again; none
+// (or no body) means every dead event of the webhook.
+type WebhookReplayRequest struct {
+	IDs []int64 `json:"ids,omitempty"`
+}
+
+// WebhookReplayResponse says how many dead events are pending again.
+type WebhookReplayResponse struct {
+	Replayed int64 `json:"replayed"`
+}

@@ -24,6 +24,36 @@ const (
 	// messages stored before the failure (Accepted of them) stay queued and
 	// are sent like any other; Error says what went wrong.
 	BroadcastAborted BroadcastState = "aborted"
+	// BroadcastFinished: accepted, and every message of it has ended;
+	// Counts are its outcomes, kept with the broadcast (they outlive the
+	// messages' retention). Terminal.
+	BroadcastFinished BroadcastState = "finished"
+)
+
+// Valid reports whether s is one of the broadcast states.
+func (s BroadcastState) Valid() bool {
+	switch s {
+	case BroadcastAccepting, BroadcastAccepted, BroadcastAborted, BroadcastFinished:
+		return true
+	}
+	return false
+}
+
+// BroadcastFilter selects broadcasts for FindBroadcasts; nil fields match
+// all. Broadcasts come newest first.
+type BroadcastFilter struct {
+	AppID *string
+	State *BroadcastState
+	// BeforeID pages: only broadcasts with smaller ids (0: from the newest).
+	BeforeID int64
+	// Limit bounds the page; 0 means DefaultBroadcastPage.
+	Limit int
+}
+
+// DefaultBroadcastPage and MaxBroadcastPage bound a page of FindBroadcasts.
+const (
+	DefaultBroadcastPage = 100
+	MaxBroadcastPage     = 1000
 )
 
 // Limits of a broadcast.
@@ -70,6 +100,15 @@ type Broadcast struct {
 	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// FinishedAt is when its last message ended (state finished).
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// IdempotencyKey is the Idempotency-Key it was created with: a retry
+	// with the same key and request gets this broadcast; another request
+	// under it is ECONFLICT.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Retried is set by CreateBroadcast when the idempotency key found
+	// the first broadcast (b is that one, nothing was stored).
+	Retried bool `json:"-"`
 
 	// Counts are the broadcast's messages per state, filled by
 	// FindBroadcastByID; Total is their sum and Pending those not yet in a
@@ -105,8 +144,18 @@ type BroadcastService interface {
 	// not act for, ENOTFOUND for an unknown app, and EINVALID naming the
 	// field for bad template fields (then nothing is stored).
 	CreateBroadcast(ctx context.Context, b *Broadcast, recipients iter.Seq2[BroadcastRecipient, error]) error
+	// With b.IdempotencyKey set, a key the app used before returns the
+	// first broadcast in b (its recipients read, to compare, but not
+	// stored) when the request is the same, header and recipients; and
+	// ECONFLICT naming "idempotency_key" when it differs, when the first
+	// is still uploading, or when the first was aborted.
+	//
 	// FindBroadcastByID returns a broadcast with its messages counted by
 	// state. Returns ENOTFOUND when there is none or the caller may not act
 	// for its app.
 	FindBroadcastByID(ctx context.Context, id int64) (*Broadcast, error)
+	// FindBroadcasts lists the broadcasts of the apps the caller may act
+	// for, newest first, with their counts. Returns EINVALID for a bad
+	// filter.
+	FindBroadcasts(ctx context.Context, f BroadcastFilter) ([]*Broadcast, error)
 }

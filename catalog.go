@@ -210,6 +210,9 @@ func (a *TemplateAdd) Validate() error {
 	case kind == MessageTemplate && a.SceneDesc != "":
 		return FieldErrorf("scene_desc", "only subscribe templates have a scene description")
 	}
+	if err := CheckText("scene_desc", a.SceneDesc); err != nil {
+		return err
+	}
 	seen := map[int]bool{}
 	for _, id := range a.KeywordIDs {
 		if seen[id] {

@@ -2,6 +2,7 @@ package wxnotify
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -94,6 +95,21 @@ const (
 	SubscribeBan    SubscribeChoice = "ban"    // the user turned subscriptions off entirely
 	SubscribeFilter SubscribeChoice = "filter" // WeChat filtered the template (its title was reported)
 )
+
+// ParseSubscribeChoice reads one answer of wx.requestSubscribeMessage.
+// WeChat's clients answer "accept" with variants for the reminder the user
+// chose — "acceptWithAudio" (documented since base library 2.10.0),
+// "acceptWithAlert", "acceptWithForcePush" (seen in the community, not in
+// the reference): every "accept…" is an acceptance, so none is lost.
+func ParseSubscribeChoice(v string) (SubscribeChoice, bool) {
+	switch c := SubscribeChoice(v); {
+	case c == SubscribeAccept || strings.HasPrefix(v, "acceptWith"):
+		return SubscribeAccept, true
+	case c == SubscribeReject, c == SubscribeBan, c == SubscribeFilter:
+		return c, true
+	}
+	return "", false
+}
 
 // CreditStock counts usable uses, for operators and for the page.
 type CreditStock struct {

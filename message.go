@@ -20,7 +20,8 @@ const (
 )
 
 // MessageState is where a message is on its one-way path. Terminal states
-// never change again.
+// never change again, except by an operator's retry of a failed, no_credit
+// or expired message (Retryable), which queues it again.
 type MessageState string
 
 const (
@@ -48,6 +49,18 @@ const (
 	// event that arrives later settles it as delivered or failed.
 	MessageAmbiguous MessageState = "ambiguous"
 )
+
+// MessageStates returns every state: the non-terminal ones (the queue)
+// first, then the terminal ones.
+func MessageStates() []MessageState {
+	return []MessageState{MessageQueued, MessageWaitingCredit, MessageSending,
+		MessageDelivered, MessageFailed, MessageNoCredit, MessageExpired, MessageCancelled, MessageAmbiguous}
+}
+
+// Valid reports whether s is one of MessageStates.
+func (s MessageState) Valid() bool {
+	return s.Terminal() || s == MessageQueued || s == MessageWaitingCredit || s == MessageSending
+}
 
 // Terminal reports whether s is a final state.
 func (s MessageState) Terminal() bool {
@@ -141,4 +154,19 @@ type MessageService interface {
 	// CancelMessage cancels a message that is not yet being sent. Returns
 	// ECONFLICT when it is sending or already terminal.
 	CancelMessage(ctx context.Context, id int64) (*Message, error)
+	// RetryMessage sends a failed, no_credit or expired message again: it
+	// is queued, due now, with its time to live counted again from now and
+	// a fresh credit taken at its next claim; its attempts so far stay in
+	// its history and its attempt count starts again. Returns ECONFLICT for
+	// any other state, ENOTFOUND as FindMessageByID.
+	RetryMessage(ctx context.Context, id int64) (*Message, error)
+}
+
+// Retryable reports whether an operator may send a message in state s again
+// (MessageService.RetryMessage): it ended without reaching WeChat's user
+// for a reason a new attempt can change. Delivered, cancelled and
+// ambiguous messages are never sent again (ambiguous ones may have reached
+// the user).
+func (s MessageState) Retryable() bool {
+	return s == MessageFailed || s == MessageNoCredit || s == MessageExpired
 }

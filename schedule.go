@@ -116,6 +116,9 @@ func (s *Schedule) Validate() error {
 	case len(s.Message.OpenIDs) > MaxScheduleRecipients:
 		return FieldErrorf("message.openids", "at most %d openids; use a broadcast for more", MaxScheduleRecipients)
 	}
+	if err := CheckText("name", s.Name); err != nil {
+		return err
+	}
 	if _, err := s.Location(); err != nil {
 		return err
 	}

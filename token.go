@@ -71,4 +71,10 @@ type TokenService interface {
 	Invalidate(ctx context.Context, appID string, token Secret) (*AccessToken, error)
 	// Status returns the app's token state for operators.
 	Status(ctx context.Context, appID string) (*TokenStatus, error)
+	// Refresh fetches a new token now, whatever the current one's expiry
+	// (an operator's forced refresh), and returns the state after it. With
+	// stable_token, force_refresh (20 a day) is used only when a normal
+	// fetch returns the current token again. Returns ENOTFOUND for an
+	// unknown app and EUNAVAILABLE when WeChat refuses.
+	Refresh(ctx context.Context, appID string) (*TokenStatus, error)
 }

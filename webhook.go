@@ -2,29 +2,42 @@ package wxnotify
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/url"
+	"strings"
 	"time"
 )
 
 // Limits of a webhook.
 const (
-	MaxWebhookURLLen    = 2048
-	MinWebhookSecretLen = 16
-	MaxWebhookSecretLen = 256
-	MaxWebhooksPerApp   = 10
+	MaxWebhookURLLen = 2048
+	// A given secret is "whsec_" and the base64 of MinWebhookKeyLen to
+	// MaxWebhookKeyLen bytes (Standard Webhooks).
+	MinWebhookKeyLen  = 24
+	MaxWebhookKeyLen  = 64
+	MaxWebhooksPerApp = 10
 )
 
-// WebhookSignatureHeader carries the signature of a webhook request:
+// The headers of a webhook request, as Standard Webhooks
+// (https://www.standardwebhooks.com) defines them:
 //
-//	X-Wxnotify-Signature: t=1732500000,v1=5257a869e7…
+//	webhook-id: evt_42
+//	webhook-timestamp: 1732500000
+//	webhook-signature: v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
 //
-// where v1 is the lowercase hex HMAC-SHA256, keyed with the webhook's
-// secret, of the decimal t, a ".", and the raw request body. To verify: take
-// t and every v1 from the header, recompute the HMAC over the bytes
-// received (before any JSON parsing), compare in constant time with each
-// v1, and reject a t further than a few minutes from your clock (replays).
-// webhook.Verify does all of this.
-const WebhookSignatureHeader = "X-Wxnotify-Signature"
+// The id is the same on every retry of one event. The signature is the
+// base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>",
+// keyed with the base64-decoded part of the secret after "whsec_". Any
+// Standard Webhooks library verifies it, given the secret as shown at
+// creation; reject a timestamp further than a few minutes from your clock
+// (replays). webhook.Verify does all of this in Go. docs/webhooks.md has
+// the note for receivers of the former X-Wxnotify-Signature.
+const (
+	WebhookIDHeader        = "webhook-id"
+	WebhookTimestampHeader = "webhook-timestamp"
+	WebhookSignatureHeader = "webhook-signature"
+)
 
 // Webhook is an endpoint of the caller's that is told every terminal
 // outcome of the app's messages.
@@ -60,8 +73,12 @@ func (w *Webhook) Validate() error {
 	if u.Fragment != "" {
 		return FieldErrorf("url", "no #fragment")
 	}
-	if n := len(w.Secret.Reveal()); n != 0 && (n < MinWebhookSecretLen || n > MaxWebhookSecretLen) {
-		return FieldErrorf("secret", "%d to %d bytes, or omit it to have one generated", MinWebhookSecretLen, MaxWebhookSecretLen)
+	if s := w.Secret.Reveal(); s != "" {
+		rest, ok := strings.CutPrefix(s, "whsec_")
+		key, err := base64.StdEncoding.DecodeString(rest)
+		if !ok || err != nil || len(key) < MinWebhookKeyLen || len(key) > MaxWebhookKeyLen {
+			return FieldErrorf("secret", "whsec_ and the base64 of %d to %d random bytes (Standard Webhooks), or omit it to have one generated", MinWebhookKeyLen, MaxWebhookKeyLen)
+		}
 	}
 	return nil
 }
@@ -69,7 +86,7 @@ func (w *Webhook) Validate() error {
 // WebhookEvent is the JSON body POSTed to a webhook for one terminal
 // outcome of a message. Delivery is at least once: a receiver that must act
 // once per event deduplicates on MessageID (each message reaches exactly one
-// terminal state) or on the X-Wxnotify-Delivery header.
+// terminal state) or on the webhook-id header.
 type WebhookEvent struct {
 	// Event is "message." and the state: message.delivered, message.failed,
 	// message.no_credit, message.expired, message.cancelled,
@@ -84,6 +101,50 @@ type WebhookEvent struct {
 	ErrMsg    string       `json:"errmsg,omitempty"` // of the last call, or why it ended
 	At        time.Time    `json:"at"`               // when the outcome happened
 }
+
+// WebhookDelivery is one event of a webhook not delivered yet: pending
+// (due at NextAttemptAt; failing once Attempts > 0) or dead (every attempt
+// failed; kept until replayed or the webhook is deleted). A delivered
+// event leaves the outbox.
+type WebhookDelivery struct {
+	// ID is the outbox id; the webhook-id header of its requests is
+	// "evt_" and it, the same on every attempt.
+	ID        int64  `json:"id"`
+	WebhookID int64  `json:"webhook_id"`
+	Event     string `json:"event"`
+	MessageID int64  `json:"message_id"`
+	// State is pending or dead.
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// NextAttemptAt is when a pending event is tried next.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	// LastError says why the last attempt failed (the URL without its
+	// query).
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	// Payload is the WebhookEvent as it is POSTed.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// The states of a WebhookDelivery.
+const (
+	WebhookDeliveryPending = "pending"
+	WebhookDeliveryDead    = "dead"
+)
+
+// WebhookDeliveryFilter selects a webhook's deliveries, newest first.
+type WebhookDeliveryFilter struct {
+	State    string // pending, dead; "": both
+	BeforeID int64  // paging: ids below it (0: from the newest)
+	Limit    int    // 0 means DefaultWebhookDeliveryPage
+}
+
+// DefaultWebhookDeliveryPage and MaxWebhookDeliveryPage bound a page of
+// deliveries.
+const (
+	DefaultWebhookDeliveryPage = 100
+	MaxWebhookDeliveryPage     = 1000
+)
 
 // WebhookEventName returns the event of a terminal state.
 func WebhookEventName(s MessageState) string { return "message." + string(s) }
@@ -104,4 +165,12 @@ type WebhookService interface {
 	// DeleteWebhook removes a webhook with its undelivered events. Returns
 	// ENOTFOUND.
 	DeleteWebhook(ctx context.Context, id int64) error
+	// FindWebhookDeliveries lists the webhook's undelivered events,
+	// newest first. Returns ENOTFOUND, and EINVALID for a bad filter.
+	FindWebhookDeliveries(ctx context.Context, webhookID int64, f WebhookDeliveryFilter) ([]*WebhookDelivery, error)
+	// ReplayWebhookDeliveries makes the webhook's dead events (those of
+	// ids; nil: all of them) pending again, due now, their attempts
+	// counted afresh, and returns how many. Ids that are not dead events
+	// of the webhook are skipped. Returns ENOTFOUND.
+	ReplayWebhookDeliveries(ctx context.Context, webhookID int64, ids []int64) (int64, error)
 }

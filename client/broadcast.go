@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -146,6 +147,69 @@ func (c *Client) GetBroadcast(ctx context.Context, id int64) (*wxnotify.Broadcas
 		return nil, err
 	}
 	return &out, nil
+}
+
+// BroadcastListParams filters GET /v1/broadcasts. Zero fields are not
+// filtered on.
+type BroadcastListParams struct {
+	AppID string
+	State wxnotify.BroadcastState
+	// Before pages: only broadcasts with a smaller id (pass the previous
+	// page's NextBefore).
+	Before int64
+	// Limit is the page size, 1 to wxnotify.MaxBroadcastPage; 0 means the
+	// server's wxnotify.DefaultBroadcastPage.
+	Limit int
+}
+
+// ListBroadcasts returns one page of the broadcasts of the apps the key may
+// act for, newest first, each with its messages counted by state; a
+// broadcast whose last message has ended is wxnotify.BroadcastFinished.
+// Returns EINVALID naming the field for a bad filter (an unknown state),
+// EFORBIDDEN when AppID names an app the key may not act for.
+func (c *Client) ListBroadcasts(ctx context.Context, p BroadcastListParams) (*wxnotify.BroadcastList, error) {
+	q := url.Values{}
+	if p.AppID != "" {
+		q.Set("appid", p.AppID)
+	}
+	if p.State != "" {
+		q.Set("state", string(p.State))
+	}
+	if p.Before > 0 {
+		q.Set("before", strconv.FormatInt(p.Before, 10))
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	var out wxnotify.BroadcastList
+	if _, err := c.do(ctx, http.MethodGet, "/v1/broadcasts", q, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Broadcasts iterates over every broadcast the filter selects, newest
+// first, fetching a page at a time. An error ends the iteration after it is
+// yielded.
+func (c *Client) Broadcasts(ctx context.Context, p BroadcastListParams) iter.Seq2[*wxnotify.Broadcast, error] {
+	return func(yield func(*wxnotify.Broadcast, error) bool) {
+		for {
+			page, err := c.ListBroadcasts(ctx, p)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, b := range page.Broadcasts {
+				if !yield(b, nil) {
+					return
+				}
+			}
+			if page.NextBefore == 0 {
+				return
+			}
+			p.Before = page.NextBefore
+		}
+	}
 }
 
 // Recipients yields one recipient per openid, with no data of their own.

@@ -7,6 +7,10 @@
 // branch on wxnotify.ErrorCode(err) whatever the transport. A server that
 // cannot be reached is EUNAVAILABLE.
 //
+// A call is sent once unless the client has a RetryPolicy (WithRetry):
+// then an idempotent call answered 429 or 503 is sent again after the
+// answer's Retry-After, and a call that is not idempotent never is.
+//
 // The client never logs, and its errors never carry the API key or an
 // access_token.
 package client
@@ -47,6 +51,7 @@ type Client struct {
 	httpClient     *http.Client
 	requestTimeout time.Duration
 	userAgent      string
+	retry          RetryPolicy
 }
 
 // Option configures a Client.
@@ -94,26 +99,49 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 func (c *Client) BaseURL() string { return c.baseURL }
 
 // do sends one request with a JSON body (in, unless nil) and decodes a 2xx
-// JSON answer into out (unless nil). It returns the response headers.
+// JSON answer into out (unless nil). It returns the response headers. With
+// a RetryPolicy it sends an idempotent request again after a 429 or 503.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, header http.Header) (http.Header, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+	}
+	retries := c.retry.retries(method, header)
+	for attempt := 1; ; attempt++ {
+		h, status, err := c.doOnce(ctx, method, path, query, body, in != nil, out, header)
+		if err == nil || !retries {
+			return h, err
+		}
+		wait, ok := c.retry.wait(ctx, attempt, status, h)
+		if !ok {
+			return h, err
+		}
+		if serr := c.retry.sleep(ctx, wait); serr != nil {
+			return h, fmt.Errorf("%s %s: waiting %v to retry after %q: %w", method, path, wait, wxnotify.ErrorMessage(err), serr)
+		}
+	}
+}
+
+// doOnce sends the request once, bounded by the request timeout, and
+// returns the answer's headers and status (0 when there was no answer).
+func (c *Client) doOnce(ctx context.Context, method, path string, query url.Values, body []byte, hasBody bool, out any, header http.Header) (http.Header, int, error) {
 	if c.requestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.requestTimeout)
 		defer cancel()
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	var r io.Reader
+	if hasBody {
+		r = bytes.NewReader(body)
 	}
-	req, err := c.newRequest(ctx, method, path, query, body)
+	req, err := c.newRequest(ctx, method, path, query, r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range header {
@@ -121,10 +149,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.send(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	return resp.Header, decodeResponse(resp, out)
+	return resp.Header, resp.StatusCode, decodeResponse(resp, out)
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {

@@ -8,11 +8,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
+	"github.com/wxnotify/wxnotify/audit"
+	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/client"
 	"github.com/wxnotify/wxnotify/delivery"
 	wxhttp "github.com/wxnotify/wxnotify/http"
@@ -35,10 +39,32 @@ const (
 // testBundle is a real wxnotify Server over a real store (no pipeline:
 // messages stay queued) and a client of it with a key for app A only.
 type testBundle struct {
-	c      *client.Client
-	url    string
-	tpl    string
-	ledger *ledger.Service
+	c        *client.Client
+	op       *client.Client // with an operator's key (every app)
+	url      string
+	key      string // the API key of c
+	tpl      string
+	ledger   *ledger.Service
+	messages *flakyMessages
+}
+
+// flakyMessages is the real MessageService, but the next Fail calls of
+// Enqueue answer EUNAVAILABLE (which the server sends as 503 with
+// Retry-After), as when the database is down for a moment.
+type flakyMessages struct {
+	wxnotify.MessageService
+	Fail     atomic.Int32
+	Enqueues atomic.Int32 // calls of Enqueue, failed ones included
+}
+
+func (f *flakyMessages) Enqueue(ctx context.Context, m *wxnotify.Message) (bool, error) {
+	f.Enqueues.Add(1)
+	for n := f.Fail.Load(); n > 0; n = f.Fail.Load() {
+		if f.Fail.CompareAndSwap(n, n-1) {
+			return false, wxnotify.Errorf(wxnotify.EUNAVAILABLE, "store unavailable (test)")
+		}
+	}
+	return f.MessageService.Enqueue(ctx, m)
 }
 
 func setup(t *testing.T, engine testdb.Engine) *testBundle {
@@ -64,18 +90,28 @@ func setup(t *testing.T, engine testdb.Engine) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opKey, err := keys.CreateAPIKey(ctx, &wxnotify.APIKey{Name: "ops", Apps: []string{wxnotify.AllApps}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	msgs := &delivery.Service{Queue: queue.New(st), Store: st, Apps: apps}
 	wctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	msgs.Start(wctx)
 	credits := &ledger.Service{Store: st}
 
+	wc := wechat.New(wechat.Options{BaseURL: simSrv.URL})
+	tokens := &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: wc}}
+	flaky := &flakyMessages{MessageService: msgs}
+
 	srv := wxhttp.NewServer()
 	srv.Addr = "127.0.0.1:0"
 	srv.AppService = apps
 	srv.APIKeyService = keys
-	srv.TokenService = &token.Service{Store: st, Box: box, Fetcher: token.WeChatFetcher{Client: wechat.New(wechat.Options{BaseURL: simSrv.URL})}}
-	srv.MessageService = msgs
+	srv.TokenService = tokens
+	srv.MessageService = flaky
+	srv.TemplateService = &catalog.Service{Store: st, Queue: queue.New(st), Client: wc, Tokens: tokens}
+	srv.AuditService = &audit.Service{Store: st}
 	srv.BroadcastService = &delivery.BroadcastService{Store: st, Messages: msgs, Chunk: 100}
 	srv.ScheduleService = &delivery.ScheduleService{Store: st}
 	srv.WebhookService = &webhook.Service{Store: st, Box: box}
@@ -84,7 +120,7 @@ func setup(t *testing.T, engine testdb.Engine) *testBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	return &testBundle{c: client.New(srv.URL(), plain), url: srv.URL(), tpl: tpl, ledger: credits}
+	return &testBundle{c: client.New(srv.URL(), plain), op: client.New(srv.URL(), opKey), url: srv.URL(), key: plain, tpl: tpl, ledger: credits, messages: flaky}
 }
 
 func wantCode(t *testing.T, err error, code, field string) {
@@ -225,6 +261,35 @@ func TestClient(t *testing.T) {
 				}
 				_, err = c.CreateBroadcast(ctx, &client.BroadcastParams{AppID: appB, TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}}, client.Recipients("o1"))
 				wantCode(t, err, wxnotify.EFORBIDDEN, "")
+
+				// The list: newest first, filtered, paged.
+				all, err := c.ListBroadcasts(ctx, client.BroadcastListParams{AppID: appA})
+				if err != nil || len(all.Broadcasts) < 2 || all.NextBefore != 0 {
+					t.Fatalf("list broadcasts %+v %v", all, err)
+				}
+				for i, b := range all.Broadcasts[1:] {
+					if b.ID >= all.Broadcasts[i].ID {
+						t.Fatalf("not newest first: %d after %d", b.ID, all.Broadcasts[i].ID)
+					}
+				}
+				accepted, err := c.ListBroadcasts(ctx, client.BroadcastListParams{State: wxnotify.BroadcastAccepted})
+				if err != nil || len(accepted.Broadcasts) != 1 || accepted.Broadcasts[0].ID != b.ID || accepted.Broadcasts[0].Total != n {
+					t.Fatalf("accepted broadcasts %+v %v, want the first one with %d messages", accepted, err, n)
+				}
+				var paged []int64
+				for b, err := range c.Broadcasts(ctx, client.BroadcastListParams{AppID: appA, Limit: 1}) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					paged = append(paged, b.ID)
+				}
+				if len(paged) != len(all.Broadcasts) || paged[0] != all.Broadcasts[0].ID {
+					t.Fatalf("paged %v, want the %d of the list", paged, len(all.Broadcasts))
+				}
+				_, err = c.ListBroadcasts(ctx, client.BroadcastListParams{State: "bogus"})
+				wantCode(t, err, wxnotify.EINVALID, "state")
+				_, err = c.ListBroadcasts(ctx, client.BroadcastListParams{AppID: appB})
+				wantCode(t, err, wxnotify.EFORBIDDEN, "")
 			})
 
 			t.Run("Schedules", func(t *testing.T) {
@@ -262,8 +327,8 @@ func TestClient(t *testing.T) {
 				if err := c.CreateWebhook(ctx, w); err != nil {
 					t.Fatal(err)
 				}
-				if w.ID == 0 || len(w.Secret.Reveal()) < wxnotify.MinWebhookSecretLen {
-					t.Fatalf("created %+v", w)
+				if w.ID == 0 || !strings.HasPrefix(w.Secret.Reveal(), "whsec_") || w.Validate() != nil {
+					t.Fatalf("created %+v: want an id and a whsec_ secret (Standard Webhooks)", w)
 				}
 				list, err := c.ListWebhooks(ctx)
 				if err != nil || len(list) != 1 || list[0].URL != w.URL || list[0].Secret != "" {
@@ -338,8 +403,215 @@ func TestClient(t *testing.T) {
 				_, err = c.AddCredits(ctx, appA, "oC2", wxnotify.CreditSubscribe, "x")
 				wantCode(t, err, wxnotify.EINVALID, "kind")
 			})
+
+			t.Run("Templates", func(t *testing.T) {
+				added, removed, err := c.SyncTemplates(ctx, appA)
+				if err != nil || added != 1 || removed != 0 {
+					t.Fatalf("sync: added %d removed %d, %v; want 1, 0", added, removed, err)
+				}
+				list, err := c.ListTemplates(ctx, appA)
+				if err != nil || len(list) != 1 || list[0].TemplateID != tb.tpl || list[0].Title != "发货通知" {
+					t.Fatalf("list %+v %v", list, err)
+				}
+				a, err := c.SetTemplateAlias(ctx, appA, "order_shipped", tb.tpl)
+				if err != nil || a.Alias != "order_shipped" || a.TemplateID != tb.tpl || a.AppID != appA {
+					t.Fatalf("alias %+v %v", a, err)
+				}
+				_, err = c.SetTemplateAlias(ctx, appA, "Bad Alias/x", tb.tpl) // escaped into one path segment
+				wantCode(t, err, wxnotify.EINVALID, "alias")
+				got, err := c.GetTemplate(ctx, appA, "order_shipped")
+				if err != nil || got.TemplateID != tb.tpl || !slicesContain(got.Aliases, "order_shipped") {
+					t.Fatalf("get by alias %+v %v", got, err)
+				}
+				tr, err := c.SetTemplateTruncation(ctx, appA, "order_shipped", "thing1")
+				if err != nil || len(tr.TruncateThing) != 1 || tr.TruncateThing[0] != "thing1" {
+					t.Fatalf("truncate %+v %v", tr, err)
+				}
+				if tr, err = c.SetTemplateTruncation(ctx, appA, tb.tpl); err != nil || len(tr.TruncateThing) != 0 {
+					t.Fatalf("truncation off %+v %v", tr, err)
+				}
+				_, err = c.SetTemplateTruncation(ctx, appA, tb.tpl, "time9")
+				wantCode(t, err, wxnotify.EINVALID, "keys[0]")
+				if err := c.DeleteTemplateAlias(ctx, appA, "order_shipped"); err != nil {
+					t.Fatal(err)
+				}
+				wantCode(t, c.DeleteTemplateAlias(ctx, appA, "order_shipped"), wxnotify.ENOTFOUND, "alias")
+
+				cats, err := c.ListLibraryCategories(ctx, appA)
+				if err != nil || len(cats) == 0 {
+					t.Fatalf("categories %+v %v", cats, err)
+				}
+				page, err := c.ListLibraryTitles(ctx, appA, wxnotify.LibraryFilter{CategoryIDs: []int{307}})
+				if err != nil || page.Total != 3 || page.Titles[0].ID != "1001" {
+					t.Fatalf("library %+v %v", page, err)
+				}
+				if page, err = c.ListLibraryTitles(ctx, appA, wxnotify.LibraryFilter{Kind: wxnotify.MessageTemplate, Limit: 2}); err != nil || page.Total != 4 || len(page.Titles) != 2 {
+					t.Fatalf("legacy library %+v %v", page, err)
+				}
+				kws, err := c.ListLibraryKeywords(ctx, appA, "", "1001")
+				if err != nil || len(kws) != 5 {
+					t.Fatalf("keywords %+v %v", kws, err)
+				}
+				tpl, err := c.AddTemplate(ctx, appA, &wxnotify.TemplateAdd{TitleID: "1001", KeywordIDs: []int{2, 4}, SceneDesc: "发货时"})
+				if err != nil || tpl.Title != "订单发货通知" || len(tpl.Keywords) != 2 || tpl.TemplateID == "" {
+					t.Fatalf("add %+v %v", tpl, err)
+				}
+				_, err = c.AddTemplate(ctx, appA, &wxnotify.TemplateAdd{TitleID: "1001", KeywordIDs: []int{2}})
+				if wxnotify.ErrorCode(err) != wxnotify.EINVALID {
+					t.Fatalf("add with one keyword: %v, want invalid", err)
+				}
+				data := map[string]string{}
+				for _, k := range tpl.Keywords {
+					data[k.Key] = "1"
+				}
+				queued, err := c.SendMessage(ctx, &client.SendParams{AppID: appA, OpenID: "oT1", TemplateID: tpl.TemplateID, Data: data})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.DeleteTemplate(ctx, appA, tpl.TemplateID); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := c.GetTemplate(ctx, appA, tpl.TemplateID); err != nil || !got.Deleted {
+					t.Fatalf("after delete %+v %v", got, err)
+				}
+
+				// The deletion failed the template's queued message; an
+				// operator may send it again (it would fail again here).
+				if m, _, err := c.GetMessage(ctx, queued.ID); err != nil || m.State != wxnotify.MessageFailed {
+					t.Fatalf("message of the deleted template: %+v %v, want failed", m, err)
+				}
+				retried, err := c.RetryMessage(ctx, queued.ID)
+				if err != nil || retried.ID != queued.ID || retried.State != wxnotify.MessageQueued {
+					t.Fatalf("retry: %+v %v", retried, err)
+				}
+				_, err = c.RetryMessage(ctx, queued.ID)
+				wantCode(t, err, wxnotify.ECONFLICT, "")
+				_, err = c.RetryMessage(ctx, 1<<40)
+				wantCode(t, err, wxnotify.ENOTFOUND, "")
+				wantCode(t, c.DeleteTemplate(ctx, appA, "NOPE"), wxnotify.ENOTFOUND, "template_id")
+				_, err = c.ListTemplates(ctx, appB)
+				wantCode(t, err, wxnotify.EFORBIDDEN, "")
+			})
+
+			t.Run("Retry", func(t *testing.T) {
+				var mu sync.Mutex
+				var waits []time.Duration
+				var statuses []string // of every answer, with its Retry-After
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					resp, err := http.DefaultTransport.RoundTrip(r)
+					if err == nil {
+						mu.Lock()
+						statuses = append(statuses, fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("Retry-After")))
+						mu.Unlock()
+					}
+					return resp, err
+				})
+				rc := client.New(tb.url, tb.key, client.WithHTTPClient(&http.Client{Transport: rt}), client.WithRetry(client.RetryPolicy{
+					MaxAttempts: 3, MaxWait: time.Minute,
+					SleepFunc: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
+				}))
+				reset := func(fail int32) int32 {
+					waits, statuses = nil, nil
+					tb.messages.Fail.Store(fail)
+					return tb.messages.Enqueues.Load()
+				}
+				p := &client.SendParams{AppID: appA, OpenID: "oR1", TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}, IdempotencyKey: "retry-1"}
+
+				// With an Idempotency-Key: 503 with Retry-After, a wait of that long, then 202.
+				before := reset(1)
+				res, err := rc.SendMessage(ctx, p)
+				if err != nil || !res.Created {
+					t.Fatalf("send: %+v %v", res, err)
+				}
+				wantRetry := fmt.Sprint(int(wxhttp.RetryAfterUnavailable / time.Second))
+				if got, want := strings.Join(statuses, ","), "503 "+wantRetry+",202 "; got != want {
+					t.Fatalf("answers %q, want %q", got, want)
+				}
+				if len(waits) != 1 || waits[0] != wxhttp.RetryAfterUnavailable {
+					t.Fatalf("waits %v, want one of the Retry-After", waits)
+				}
+				if got := tb.messages.Enqueues.Load() - before; got != 2 {
+					t.Fatalf("Enqueue called %d times, want 2", got)
+				}
+				if again, err := rc.SendMessage(ctx, p); err != nil || again.Created || again.ID != res.ID {
+					t.Fatalf("replay %+v %v, want the first message", again, err)
+				}
+
+				// Without one the call is not idempotent: sent once, the 503 returned.
+				before = reset(1)
+				_, err = rc.SendMessage(ctx, &client.SendParams{AppID: appA, OpenID: "oR2", TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}})
+				wantCode(t, err, wxnotify.EUNAVAILABLE, "")
+				if got := tb.messages.Enqueues.Load() - before; got != 1 || len(waits) != 0 {
+					t.Fatalf("a POST without an Idempotency-Key sent %d times after waits %v, want once", got, waits)
+				}
+
+				// Still unavailable after MaxAttempts: the last answer's error.
+				before = reset(5)
+				_, err = rc.SendMessage(ctx, &client.SendParams{AppID: appA, OpenID: "oR3", TemplateID: tb.tpl, Data: map[string]string{"thing1": "x"}, IdempotencyKey: "retry-3"})
+				wantCode(t, err, wxnotify.EUNAVAILABLE, "")
+				if got := tb.messages.Enqueues.Load() - before; got != 3 || len(waits) != 2 {
+					t.Fatalf("sent %d times after waits %v, want 3 sends and 2 waits", got, waits)
+				}
+				reset(0)
+			})
+
+			t.Run("RefreshTokenAndAudit", func(t *testing.T) {
+				before, err := c.TokenStatus(ctx, appA)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := c.RefreshToken(ctx, appA)
+				if err != nil || st.Fetches != before.Fetches+1 || !st.HasToken {
+					t.Fatalf("refresh: %+v %v, want fetch %d", st, err, before.Fetches+1)
+				}
+				_, err = c.RefreshToken(ctx, appB)
+				wantCode(t, err, wxnotify.EFORBIDDEN, "")
+
+				// Every action above is in the audit log, newest first.
+				log, err := tb.op.ListAudit(ctx, client.AuditParams{AppID: appA})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var actions []string
+				for _, e := range log.Entries {
+					actions = append(actions, e.Action)
+					if !strings.HasPrefix(e.Actor, "apikey:") || e.At.IsZero() {
+						t.Fatalf("entry %+v", e)
+					}
+				}
+				for _, a := range []string{wxnotify.AuditTokenRefresh, wxnotify.AuditMessageRetry, wxnotify.AuditTemplateSync, wxnotify.AuditMessageCancel,
+					wxnotify.AuditSchedulePause, wxnotify.AuditScheduleResume, wxnotify.AuditScheduleDelete} {
+					if !slicesContain(actions, a) {
+						t.Fatalf("audit log %v has no %s", actions, a)
+					}
+				}
+				if actions[0] != wxnotify.AuditTokenRefresh {
+					t.Fatalf("audit log %v: the refresh is not the newest", actions)
+				}
+				one, err := tb.op.ListAudit(ctx, client.AuditParams{Action: wxnotify.AuditMessageRetry, Limit: 1})
+				if err != nil || len(one.Entries) != 1 || one.Entries[0].Action != wxnotify.AuditMessageRetry || one.Entries[0].Detail != "failed → queued" {
+					t.Fatalf("retries %+v %v", one, err)
+				}
+				_, err = tb.op.ListAudit(ctx, client.AuditParams{Action: "bogus"})
+				wantCode(t, err, wxnotify.EINVALID, "action")
+				_, err = c.ListAudit(ctx, client.AuditParams{})
+				wantCode(t, err, wxnotify.EFORBIDDEN, "")
+			})
 		})
 	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func slicesContain(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // failAfter yields n recipients, then err.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/client"
@@ -55,4 +56,21 @@ func Example() {
 	// queued 42
 	// delivered 1 attempt
 	// not_found
+}
+
+// A backend that would rather wait out a short outage than fail: calls
+// answered 429 or 503 are sent again after the answer's Retry-After, up to
+// three times in all, if the wait is at most 10 seconds. Only idempotent
+// calls are retried, so the message carries an Idempotency-Key.
+func ExampleWithRetry() {
+	c := client.New("http://127.0.0.1:8080", "wxk_example_key",
+		client.WithRetry(client.RetryPolicy{MaxAttempts: 3, MaxWait: 10 * time.Second}))
+	_, err := c.SendMessage(context.Background(), &client.SendParams{
+		AppID: "wx0123456789abcdef", OpenID: "oUSER0000000000001", TemplateID: "order_shipped",
+		Data:           map[string]string{"thing1": "书"},
+		IdempotencyKey: "order-1001-shipped", // without it, a 503 is returned as it came
+	})
+	if wxnotify.ErrorCode(err) == wxnotify.EUNAVAILABLE {
+		fmt.Println("wxnotify is still unavailable: queue the notification locally and try later")
+	}
 }

@@ -169,11 +169,25 @@ func (c *Client) Messages(ctx context.Context, p ListParams) iter.Seq2[*wxnotify
 	}
 }
 
-// CancelMessage cancels a message not yet being sent and returns it.
-// Returns ECONFLICT when it is being sent or already terminal, ENOTFOUND.
+// CancelMessage cancels a message not yet being sent and returns it. The
+// action is written to the audit log. Returns ECONFLICT when it is being sent or already terminal, ENOTFOUND.
 func (c *Client) CancelMessage(ctx context.Context, id int64) (*wxnotify.Message, error) {
 	var out wxnotify.Message
 	if _, err := c.do(ctx, http.MethodPost, idPath("/v1/messages", id, "/cancel"), nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RetryMessage sends a failed, no_credit or expired message again: the
+// server queues it, due now, with its time to live counted from now and a
+// fresh credit taken when it is claimed; its earlier attempts stay in its
+// history. The action is written to the audit log. Returns ECONFLICT for a
+// message in any other state (delivered, cancelled and ambiguous ones are
+// never sent again), ENOTFOUND.
+func (c *Client) RetryMessage(ctx context.Context, id int64) (*wxnotify.Message, error) {
+	var out wxnotify.Message
+	if _, err := c.do(ctx, http.MethodPost, idPath("/v1/messages", id, "/retry"), nil, nil, &out, nil); err != nil {
 		return nil, err
 	}
 	return &out, nil

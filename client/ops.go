@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/wxnotify/wxnotify"
@@ -40,7 +41,9 @@ func (c *Client) ListSchedules(ctx context.Context) ([]*wxnotify.Schedule, error
 	return out.Schedules, nil
 }
 
-// PauseSchedule stops a schedule firing and returns it. Returns ENOTFOUND.
+// PauseSchedule stops a schedule firing and returns it. The action, like
+// ResumeSchedule's and DeleteSchedule's, is written to the audit log.
+// Returns ENOTFOUND.
 func (c *Client) PauseSchedule(ctx context.Context, id int64) (*wxnotify.Schedule, error) {
 	return c.scheduleCall(ctx, http.MethodPost, idPath("/v1/schedules", id, "/pause"))
 }
@@ -96,6 +99,46 @@ func (c *Client) DeleteWebhook(ctx context.Context, id int64) error {
 	return err
 }
 
+// WebhookDeliveriesParams filter ListWebhookDeliveries; zero fields are
+// not filtered on.
+type WebhookDeliveriesParams struct {
+	State  string // wxnotify.WebhookDeliveryPending or WebhookDeliveryDead
+	Before int64  // paging: the NextBefore of the previous page
+	Limit  int
+}
+
+// ListWebhookDeliveries lists a webhook's outbox events (pending or dead),
+// newest first; the list's NextBefore pages on.
+func (c *Client) ListWebhookDeliveries(ctx context.Context, webhookID int64, p WebhookDeliveriesParams) (*wxnotify.WebhookDeliveryList, error) {
+	q := url.Values{}
+	if p.State != "" {
+		q.Set("state", p.State)
+	}
+	if p.Before > 0 {
+		q.Set("before", strconv.FormatInt(p.Before, 10))
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	var out wxnotify.WebhookDeliveryList
+	if _, err := c.do(ctx, http.MethodGet, idPath("/v1/webhooks", webhookID, "/deliveries"), q, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ReplayWebhookDeliveries sends a webhook's dead events again (those of
+// ids, or every dead one when none is given) and returns how many are
+// pending again.
+func (c *Client) ReplayWebhookDeliveries(ctx context.Context, webhookID int64, ids ...int64) (int64, error) {
+	var out wxnotify.WebhookReplayResponse
+	if _, err := c.do(ctx, http.MethodPost, idPath("/v1/webhooks", webhookID, "/deliveries/replay"), nil,
+		&wxnotify.WebhookReplayRequest{IDs: ids}, &out, nil); err != nil {
+		return 0, err
+	}
+	return out.Replayed, nil
+}
+
 // AccessToken returns a valid access_token of the app from wxnotify's
 // central token service (never from WeChat directly), with its expiry.
 // Returns EFORBIDDEN for an app the key may not act for, EUNAVAILABLE when
@@ -129,6 +172,20 @@ func accessToken(r *wxnotify.AccessTokenResponse) *wxnotify.AccessToken {
 func (c *Client) TokenStatus(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
 	var out wxnotify.TokenStatus
 	if _, err := c.do(ctx, http.MethodGet, "/v1/apps/"+url.PathEscape(appID)+"/token_status", nil, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RefreshToken makes the server fetch a new access_token for the app now,
+// whatever the current one's expiry (after a secret reset, say), and
+// returns the token's state after it, never the token. The action is
+// written to the audit log. Returns ENOTFOUND for an unknown app,
+// EFORBIDDEN for one the key may not act for, EUNAVAILABLE when WeChat
+// refuses.
+func (c *Client) RefreshToken(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
+	var out wxnotify.TokenStatus
+	if _, err := c.do(ctx, http.MethodPost, "/v1/apps/"+url.PathEscape(appID)+"/access_token/refresh", nil, nil, &out, nil); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -187,4 +244,42 @@ func (c *Client) Jobs(ctx context.Context) ([]*wxnotify.JobStatus, error) {
 		return nil, err
 	}
 	return out.Jobs, nil
+}
+
+// AuditParams filters GET /v1/audit. Zero fields are not filtered on.
+type AuditParams struct {
+	// Action is one of wxnotify.AuditActions.
+	Action string
+	AppID  string
+	// Before pages: only entries with a smaller id (pass the previous
+	// page's NextBefore).
+	Before int64
+	// Limit is the page size, 1 to wxnotify.MaxAuditList; 0 means 100.
+	Limit int
+}
+
+// ListAudit returns one page of the operators' audit log, newest first:
+// who cancelled or retried a message, paused, resumed or deleted a
+// schedule, refreshed a token or re-synced templates, when, and what
+// changed. Needs an operator's key (every app): EFORBIDDEN otherwise.
+// Returns EINVALID naming the field for an unknown action.
+func (c *Client) ListAudit(ctx context.Context, p AuditParams) (*wxnotify.AuditList, error) {
+	q := url.Values{}
+	if p.Action != "" {
+		q.Set("action", p.Action)
+	}
+	if p.AppID != "" {
+		q.Set("appid", p.AppID)
+	}
+	if p.Before > 0 {
+		q.Set("before", strconv.FormatInt(p.Before, 10))
+	}
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	var out wxnotify.AuditList
+	if _, err := c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

@@ -1,10 +1,14 @@
 package delivery
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"iter"
 	"log/slog"
 	"maps"
@@ -98,7 +102,35 @@ func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broa
 	if err != nil {
 		return fmt.Errorf("broadcast spec: %w", err)
 	}
-	id, err := s.Store.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: b.AppID, TemplateID: b.TemplateID, Spec: spec, Now: now})
+	// Times are not compared (as for messages): a retry's send_at and ttl
+	// are reckoned from a later now.
+	untimed, err := json.Marshal(&broadcastSpec{
+		Kind: b.Kind, Data: b.Data, Page: b.Page, MiniprogramState: b.MiniprogramState, Lang: b.Lang,
+		EmphasisKeyword: b.EmphasisKeyword, WaitForCredit: b.WaitForCredit,
+	})
+	if err != nil {
+		return fmt.Errorf("broadcast spec: %w", err)
+	}
+	fp := newFingerprint(b.TemplateID, untimed)
+	if b.IdempotencyKey != "" {
+		if len(b.IdempotencyKey) > wxnotify.MaxIdempotencyKeyLen {
+			return wxnotify.FieldErrorf("idempotency_key", "longer than %d bytes", wxnotify.MaxIdempotencyKeyLen)
+		}
+		if first, err := s.Store.BroadcastGetByKey(ctx, b.AppID, b.IdempotencyKey); err == nil {
+			return s.retried(ctx, b, first, fp, recipients)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("get broadcast by key: %w", err)
+		}
+	}
+	id, err := s.Store.BroadcastInsert(ctx, &store.BroadcastInsertParams{AppID: b.AppID, TemplateID: b.TemplateID, Spec: spec, IdempotencyKey: b.IdempotencyKey, Now: now})
+	if errors.Is(err, store.ErrConflict) && b.IdempotencyKey != "" {
+		// A concurrent request took the key first.
+		first, gerr := s.Store.BroadcastGetByKey(ctx, b.AppID, b.IdempotencyKey)
+		if gerr != nil {
+			return fmt.Errorf("get broadcast by key: %w", gerr)
+		}
+		return s.retried(ctx, b, first, fp, recipients)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return &wxnotify.Error{Code: wxnotify.ENOTFOUND, Field: "appid", Message: fmt.Sprintf("app %s is not registered", b.AppID)}
 	} else if err != nil {
@@ -106,9 +138,9 @@ func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broa
 	}
 	b.ID, b.State, b.Accepted, b.CreatedAt, b.UpdatedAt = id, wxnotify.BroadcastAccepting, 0, now.UTC(), now.UTC()
 
-	accepted, err := s.stream(ctx, b, base, recipients)
+	accepted, err := s.stream(ctx, b, base, fingerprinted(recipients, fp))
 	b.Accepted = accepted
-	fin := &store.BroadcastFinishParams{ID: id, State: string(wxnotify.BroadcastAccepted), Accepted: accepted, Now: s.now()}
+	fin := &store.BroadcastFinishParams{ID: id, State: string(wxnotify.BroadcastAccepted), Accepted: accepted, Fingerprint: fp.sum(), Now: s.now()}
 	if err != nil {
 		fin.State, fin.Error = string(wxnotify.BroadcastAborted), broadcastErrorText(err)
 	}
@@ -143,6 +175,70 @@ func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broa
 		return errors.Join(&e, err)
 	}
 	return nil
+}
+
+// retried answers a request whose idempotency key the app used already:
+// the first broadcast when the request is the same, ECONFLICT otherwise.
+// It reads every recipient, to compare, and stores none.
+func (s *BroadcastService) retried(ctx context.Context, b *wxnotify.Broadcast, first *store.Broadcast, fp *fingerprint, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) error {
+	conflict := func(why string) error {
+		return &wxnotify.Error{Code: wxnotify.ECONFLICT, Field: "idempotency_key", Message: fmt.Sprintf(
+			"idempotency key %q was used for broadcast %d, %s: a retry must repeat the request; a new broadcast needs a new key",
+			b.IdempotencyKey, first.ID, why)}
+	}
+	switch wxnotify.BroadcastState(first.State) {
+	case wxnotify.BroadcastAccepting:
+		return conflict("whose upload is still in progress")
+	case wxnotify.BroadcastAborted:
+		return conflict(fmt.Sprintf("which was aborted after %d messages (%s)", first.Accepted, first.Error))
+	}
+	for _, err := range fingerprinted(recipients, fp) {
+		if err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(fp.sum(), first.Fingerprint) {
+		return conflict("whose request (template, data or recipients) differs")
+	}
+	got, err := s.FindBroadcastByID(ctx, first.ID)
+	if err != nil {
+		return err
+	}
+	*b = *got
+	b.Retried = true
+	return nil
+}
+
+// fingerprint identifies a broadcast request: its template, its spec
+// without times and each recipient, in order, so a retry under the same
+// idempotency key can be told from another request.
+type fingerprint struct{ h hash.Hash }
+
+func newFingerprint(templateID string, spec []byte) *fingerprint {
+	f := &fingerprint{h: sha256.New()}
+	fmt.Fprintf(f.h, "%d:%s%d:%s", len(templateID), templateID, len(spec), spec)
+	return f
+}
+
+func (f *fingerprint) add(r wxnotify.BroadcastRecipient) {
+	b, _ := json.Marshal(r) // maps marshal with sorted keys
+	fmt.Fprintf(f.h, "%d:%s", len(b), b)
+}
+
+func (f *fingerprint) sum() []byte { return f.h.Sum(nil) }
+
+// fingerprinted passes recipients on, adding each to fp.
+func fingerprinted(recipients iter.Seq2[wxnotify.BroadcastRecipient, error], fp *fingerprint) iter.Seq2[wxnotify.BroadcastRecipient, error] {
+	return func(yield func(wxnotify.BroadcastRecipient, error) bool) {
+		for r, err := range recipients {
+			if err == nil {
+				fp.add(r)
+			}
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
 }
 
 // remember keeps a broadcast end that could not be written, for
@@ -324,20 +420,100 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 		}
 		return nil, err
 	}
+	b, err := s.toBroadcast(ctx, row)
+	if err != nil {
+		return nil, err
+	}
+	if b.State == wxnotify.BroadcastAccepted && b.Pending == 0 {
+		// Its last message ended: finish it now rather than at the next
+		// sweep, so the caller sees it finished.
+		if _, err := s.FinishDone(ctx); err != nil {
+			return nil, err
+		}
+		if row, err = s.Store.BroadcastGet(ctx, id); err != nil {
+			return nil, fmt.Errorf("get broadcast: %w", err)
+		}
+		return s.toBroadcast(ctx, row)
+	}
+	return b, nil
+}
+
+// FindBroadcasts lists the broadcasts of the caller's apps, newest first.
+func (s *BroadcastService) FindBroadcasts(ctx context.Context, f wxnotify.BroadcastFilter) ([]*wxnotify.Broadcast, error) {
+	k := wxnotify.APIKeyFromContext(ctx)
+	if k == nil {
+		return nil, wxnotify.Errorf(wxnotify.EUNAUTHORIZED, "API key required")
+	}
+	p := &store.BroadcastListParams{BeforeID: f.BeforeID, Limit: cmp.Or(f.Limit, wxnotify.DefaultBroadcastPage)}
+	if p.Limit < 0 || p.Limit > wxnotify.MaxBroadcastPage {
+		return nil, wxnotify.FieldErrorf("limit", "want 1 to %d", wxnotify.MaxBroadcastPage)
+	}
+	if f.State != nil {
+		if !f.State.Valid() {
+			return nil, wxnotify.FieldErrorf("state", "unknown state %q", *f.State)
+		}
+		p.State = string(*f.State)
+	}
+	switch {
+	case f.AppID != nil:
+		if err := wxnotify.CheckAppAccess(ctx, *f.AppID); err != nil {
+			return nil, err
+		}
+		p.AppIDs = []string{*f.AppID}
+	case !k.CanAccess(wxnotify.AllApps):
+		p.AppIDs = append([]string{}, k.Apps...)
+	}
+	rows, err := s.Store.BroadcastList(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	out := make([]*wxnotify.Broadcast, 0, len(rows))
+	for _, row := range rows {
+		b, err := s.toBroadcast(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// FinishDone marks finished every accepted broadcast whose messages have
+// all ended, keeping their counts by outcome: the broadcast_sweep job, and
+// FindBroadcastByID when it sees one.
+func (s *BroadcastService) FinishDone(ctx context.Context) (int, error) {
+	ids, err := s.Store.BroadcastFinishDone(ctx, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("finish broadcasts: %w", err)
+	}
+	return len(ids), nil
+}
+
+// toBroadcast is a broadcast row with its messages counted: live while it
+// runs, as stored once it finished.
+func (s *BroadcastService) toBroadcast(ctx context.Context, row *store.Broadcast) (*wxnotify.Broadcast, error) {
+	id := row.ID
 	var spec broadcastSpec
 	if err := json.Unmarshal(row.Spec, &spec); err != nil {
 		return nil, fmt.Errorf("broadcast %d spec: %w", id, err)
 	}
-	counts, err := s.Messages.Store.MessageCounts(ctx, &store.MessageCountsParams{AppID: row.AppID, BroadcastID: id})
-	if err != nil {
-		return nil, fmt.Errorf("count broadcast messages: %w", err)
+	var counts map[string]int64
+	if row.State == string(wxnotify.BroadcastFinished) {
+		if err := json.Unmarshal(row.Counts, &counts); err != nil {
+			return nil, fmt.Errorf("broadcast %d counts: %w", id, err)
+		}
+	} else {
+		var err error
+		if counts, err = s.Messages.Store.MessageCounts(ctx, &store.MessageCountsParams{AppID: row.AppID, BroadcastID: id}); err != nil {
+			return nil, fmt.Errorf("count broadcast messages: %w", err)
+		}
 	}
 	b := &wxnotify.Broadcast{
 		ID: row.ID, AppID: row.AppID, Kind: spec.Kind, TemplateID: row.TemplateID, Data: spec.Data,
 		Page: spec.Page, MiniprogramState: spec.MiniprogramState, Lang: spec.Lang, EmphasisKeyword: spec.EmphasisKeyword,
 		SendAt: spec.SendAt, ExpiresAt: spec.ExpiresAt, WaitForCredit: spec.WaitForCredit,
 		State: wxnotify.BroadcastState(row.State), Accepted: row.Accepted, Error: row.Error,
-		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, FinishedAt: row.FinishedAt, IdempotencyKey: row.IdempotencyKey,
 		Counts: make(map[wxnotify.MessageState]int64, len(counts)),
 	}
 	for state, n := range counts {
@@ -361,6 +537,9 @@ func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wx
 // messages are delivered normally.
 func (s *BroadcastService) AbortStale(ctx context.Context) error {
 	s.finishUnfinished(ctx)
+	if _, err := s.FinishDone(ctx); err != nil {
+		return err
+	}
 	now := s.now()
 	n, err := s.Store.BroadcastAbortStale(ctx, now.Add(-wxnotify.MaxBroadcastUpload-time.Minute), now)
 	if err != nil {

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/wxnotify/wxnotify/jobs"
 	"github.com/wxnotify/wxnotify/ledger"
 	"github.com/wxnotify/wxnotify/queue"
+	"github.com/wxnotify/wxnotify/store"
 	"github.com/wxnotify/wxnotify/store/storetest"
 	"github.com/wxnotify/wxnotify/token"
 	"github.com/wxnotify/wxnotify/wechat"
@@ -650,5 +652,86 @@ func TestPipeline_DailyLimit(t *testing.T) {
 				t.Fatalf("WeChat called %d times past the limit", got-calls)
 			}
 		})
+	}
+}
+
+// TestPipeline_WokenByOtherInstance: on PostgreSQL an accept made through
+// another instance (one that does not wake this pipeline in-process) is
+// claimed at once through the store's DueListener — the pipeline's idle
+// wait is a minute, longer than the test allows, so only the notification
+// can deliver it. Without the listener the fallback wait still does.
+func TestPipeline_WokenByOtherInstance(t *testing.T) {
+	t.Parallel()
+	engines := testdb.Engines(t)
+	if len(engines) < 2 {
+		t.Skip("needs PostgreSQL (WXNOTIFY_TEST_POSTGRES)")
+	}
+	tb := setup(t, engines[1])
+	var p *delivery.Pipeline
+	p, _ = tb.pipeline(t, "b", func(p *delivery.Pipeline) { p.MaxIdleWait = time.Minute })
+	tb.svc.Wake = nil // the accepting instance is another process
+	st := tb.open(t)
+	l, ok := st.(store.DueListener)
+	if !ok {
+		t.Fatal("the PostgreSQL driver is not a store.DueListener")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	listening := make(chan struct{}, 1)
+	go l.ListenDue(ctx, func() {
+		p.Wake()
+		select {
+		case listening <- struct{}{}:
+		default:
+		}
+	}, slog.New(slog.DiscardHandler))
+	<-listening
+	time.Sleep(50 * time.Millisecond) // let the pipeline reach its idle wait
+	tb.grant(t, user, 1)
+	m, _ := tb.wait(t, tb.enqueue(t, &wxnotify.Message{}))
+	wantState(t, m, wxnotify.MessageDelivered)
+}
+
+// TestPipeline_SharedAppRate: three instances on one PostgreSQL database
+// send for one app at its rate in all, not three times it: WeChat sees at
+// most the rate (plus the bucket's burst) over the run, and no 45011.
+func TestPipeline_SharedAppRate(t *testing.T) {
+	t.Parallel()
+	engines := testdb.Engines(t)
+	if len(engines) < 2 {
+		t.Skip("needs PostgreSQL (WXNOTIFY_TEST_POSTGRES)")
+	}
+	tb := setup(t, engines[1])
+	const rate, burst, n = 100, 10, 250
+	for i := range 3 {
+		tb.pipeline(t, fmt.Sprint("i", i), func(p *delivery.Pipeline) { p.AppRate, p.AppBurst = rate, burst })
+	}
+	var ids []int64
+	for i := range n {
+		u := fmt.Sprintf("oRATE%013d", i)
+		tb.grant(t, u, 1)
+		ids = append(ids, tb.enqueue(t, &wxnotify.Message{OpenID: u}))
+	}
+	for _, id := range ids {
+		m, _ := tb.wait(t, id)
+		wantState(t, m, wxnotify.MessageDelivered)
+	}
+	all := tb.sim.AllDelivered(appID)
+	if len(all) != n {
+		t.Fatalf("delivered %d, want %d", len(all), n)
+	}
+	first, last := all[0].At, all[0].At
+	for _, d := range all {
+		if d.At.Before(first) {
+			first = d.At
+		}
+		if d.At.After(last) {
+			last = d.At
+		}
+	}
+	// n sends took at least (n - burst) / rate: the bucket's burst, then
+	// one per 1/rate; 5% for the clock's grain.
+	if span, least := last.Sub(first), time.Duration(float64(n-burst)/rate*0.95*float64(time.Second)); span < least {
+		t.Fatalf("%d sends in %v across 3 instances: faster than the app's %d/s (at least %v)", n, span, rate, least)
 	}
 }

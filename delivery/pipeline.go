@@ -35,10 +35,13 @@ const (
 	// DefaultLeaseTTL bounds how long an instance may hold a claimed
 	// message; it must exceed the WeChat client's timeout.
 	DefaultLeaseTTL = 30 * time.Second
-	// DefaultPollInterval is how often an idle pipeline looks for due
-	// messages that no in-process Wake announced (delayed sends, retries,
-	// other instances' accepts).
+	// DefaultPollInterval is how often a pipeline looks again when a due
+	// message could not be claimed (its credit busy in another claim).
 	DefaultPollInterval = 50 * time.Millisecond
+	// DefaultMaxIdleWait bounds an idle pipeline's sleep when nothing is
+	// due sooner: the fallback for a wake-up that never came (another
+	// instance's accept without a DueListener, a lost notification).
+	DefaultMaxIdleWait = time.Second
 	// DefaultMaxAttempts bounds the calls to WeChat for one message.
 	DefaultMaxAttempts = 8
 	// DefaultMinBackoff and DefaultMaxBackoff bound the wait before a retry;
@@ -73,11 +76,13 @@ type Pipeline struct {
 	ClaimBatch   int
 	LeaseTTL     time.Duration
 	PollInterval time.Duration
-	MaxAttempts  int
-	MinBackoff   time.Duration
-	MaxBackoff   time.Duration
-	AppRate      float64
-	AppBurst     int
+	// MaxIdleWait: see DefaultMaxIdleWait.
+	MaxIdleWait time.Duration
+	MaxAttempts int
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+	AppRate     float64
+	AppBurst    int
 	// AppConcurrency bounds one app's sends in flight, so one busy app
 	// cannot take every sender; 0 means Concurrency (no bound of its own).
 	AppConcurrency int
@@ -104,7 +109,7 @@ type Pipeline struct {
 	slots    chan struct{}
 	results  chan *queue.FinishParams
 	limMu    sync.Mutex
-	limiters map[string]*rate.Limiter
+	limiters map[string]waiter
 	appSlots map[string]chan struct{} // per-app semaphores, under limMu
 	pauseMu  sync.Mutex
 	paused   map[pauseKey]appPause // why and until when an app's sends (of a kind) wait
@@ -157,6 +162,7 @@ func (p *Pipeline) init() {
 		p.AppBurst = orInt(p.AppBurst, DefaultAppBurst)
 		p.LeaseTTL = orDur(p.LeaseTTL, DefaultLeaseTTL)
 		p.PollInterval = orDur(p.PollInterval, DefaultPollInterval)
+		p.MaxIdleWait = max(orDur(p.MaxIdleWait, DefaultMaxIdleWait), p.PollInterval)
 		p.MinBackoff = orDur(p.MinBackoff, DefaultMinBackoff)
 		p.MaxBackoff = orDur(p.MaxBackoff, DefaultMaxBackoff)
 		p.Retention = orDur(p.Retention, DefaultRetention)
@@ -167,7 +173,7 @@ func (p *Pipeline) init() {
 		p.freed = make(chan struct{}, 1)
 		p.slots = make(chan struct{}, p.Concurrency)
 		p.results = make(chan *queue.FinishParams, p.Concurrency)
-		p.limiters = make(map[string]*rate.Limiter)
+		p.limiters = make(map[string]waiter)
 		p.appSlots = make(map[string]chan struct{})
 		p.AppConcurrency = orInt(p.AppConcurrency, p.Concurrency)
 		p.paused = make(map[pauseKey]appPause)
@@ -250,11 +256,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		backlog = len(msgs) == min(free, p.ClaimBatch)
 		if !backlog {
-			// Drained: wait for a wake-up or the next poll.
+			// Drained: wait for a wake-up (an accept here, or on another
+			// instance through the store's DueListener) or until the next
+			// message is due.
 			select {
 			case <-ctx.Done():
 			case <-p.wake:
-			case <-time.After(p.PollInterval):
+			case <-time.After(p.idleWait(ctx)):
 			}
 		}
 	}
@@ -262,6 +270,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	close(p.results)
 	<-finished
 	return nil
+}
+
+// idleWait is how long a drained pipeline sleeps unless woken: until the
+// earliest queued message is due, at most MaxIdleWait; PollInterval when
+// one is due already but was not claimed (its credit busy in another
+// claim) or the store cannot say.
+func (p *Pipeline) idleWait(ctx context.Context) time.Duration {
+	wait, ok, err := p.Queue.NextDue(ctx)
+	switch {
+	case err != nil:
+		return p.PollInterval
+	case !ok:
+		return p.MaxIdleWait
+	case wait <= 0:
+		return p.PollInterval
+	}
+	return min(max(wait, time.Millisecond), p.MaxIdleWait)
 }
 
 // finishLoop records outcomes in batches: it blocks for one, takes all that
@@ -474,15 +499,68 @@ func (p *Pipeline) attemptRecord(m *store.Message, start time.Time, err error) *
 	return a
 }
 
-func (p *Pipeline) limiter(appID string) *rate.Limiter {
+// limiter is the app's send rate: on a store several instances share, one
+// token bucket in the database for the whole deployment (WeChat's limits
+// are the app's, not an instance's); else the instance's own.
+func (p *Pipeline) limiter(appID string) waiter {
 	p.limMu.Lock()
 	defer p.limMu.Unlock()
 	l := p.limiters[appID]
 	if l == nil {
-		l = rate.NewLimiter(rate.Limit(p.AppRate), p.AppBurst)
+		if p.Queue.Store.Capabilities().SharedByInstances {
+			l = &sharedLimiter{store: p.Queue.Store, key: "send:" + appID, rate: p.AppRate, burst: p.AppBurst}
+		} else {
+			l = rate.NewLimiter(rate.Limit(p.AppRate), p.AppBurst)
+		}
 		p.limiters[appID] = l
 	}
 	return l
+}
+
+type waiter interface {
+	Wait(ctx context.Context) error
+}
+
+// sharedLimiter takes tokens from a bucket in the store, a few at a time
+// (20 ms of the rate), so a send costs no round trip of its own. Tokens
+// taken are used within 100 ms or dropped: an instance never saves up a
+// burst the bucket did not allow.
+type sharedLimiter struct {
+	store   store.Executor
+	key     string
+	rate    float64
+	burst   int
+	mu      sync.Mutex
+	local   int
+	takenAt time.Time
+}
+
+func (l *sharedLimiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.local > 0 && time.Since(l.takenAt) > 100*time.Millisecond {
+		l.local = 0
+	}
+	for l.local == 0 {
+		chunk := min(l.burst, max(1, int(l.rate/50)))
+		got, err := l.store.RateTake(ctx, &store.RateTakeParams{Key: l.key, Rate: l.rate, Burst: l.burst, Want: chunk})
+		if err != nil {
+			return err
+		}
+		l.local, l.takenAt = got.Granted, time.Now()
+		if l.local == 0 {
+			wait := time.Duration((1 - got.Left) / l.rate * float64(time.Second))
+			t := time.NewTimer(max(wait, time.Millisecond))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	l.local--
+	return nil
 }
 
 func (p *Pipeline) appSlot(appID string) chan struct{} {

@@ -349,6 +349,31 @@ func (s *Service) CancelMessage(ctx context.Context, id int64) (*wxnotify.Messag
 	return messageFromRow(row), nil
 }
 
+// RetryMessage sends a failed, no_credit or expired message again
+// (queue.Retry), waking the pipeline.
+func (s *Service) RetryMessage(ctx context.Context, id int64) (*wxnotify.Message, error) {
+	if _, _, err := s.FindMessageByID(ctx, id); err != nil {
+		return nil, err
+	}
+	row, err := s.Queue.Retry(ctx, id, time.Time{})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "message %d not found", id)
+	case errors.Is(err, store.ErrConflict):
+		state := "sending"
+		if row != nil {
+			state = row.State
+		}
+		return nil, wxnotify.Errorf(wxnotify.ECONFLICT, "message %d is %s: only failed, no_credit and expired messages can be retried", id, state)
+	case err != nil:
+		return nil, fmt.Errorf("retry message: %w", err)
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return messageFromRow(row), nil
+}
+
 // insertParams is the row of an accepted message. Its Now and, unless
 // SendAt is set, its RunAt are left zero: the queue takes them from the
 // database's clock, so this instance's clock never shifts a due time.

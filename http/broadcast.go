@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,58 @@ const BroadcastTimeout = wxnotify.MaxBroadcastUpload
 func (s *Server) registerBroadcastRoutes() {
 	s.handle("POST /v1/broadcasts", s.requireAPIKey(s.handleBroadcastCreate))
 	s.handle("GET /v1/broadcasts/{id}", s.requireAPIKey(s.handleBroadcastGet))
+	s.handle("GET /v1/broadcasts", s.requireAPIKey(s.handleBroadcastList))
+}
+
+// handleBroadcastList lists broadcasts, newest first. Query: appid, state,
+// before (paging: next_before), limit.
+func (s *Server) handleBroadcastList(w http.ResponseWriter, r *http.Request) {
+	if s.BroadcastService == nil {
+		s.Error(w, r, unavailable("broadcasts"))
+		return
+	}
+	q := r.URL.Query()
+	var f wxnotify.BroadcastFilter
+	if v := q.Get("appid"); v != "" {
+		f.AppID = &v
+	}
+	if v := q.Get("state"); v != "" {
+		st := wxnotify.BroadcastState(v)
+		if !st.Valid() {
+			s.Error(w, r, wxnotify.FieldErrorf("state", "unknown state %q: want accepting, accepted, aborted or finished", v))
+			return
+		}
+		f.State = &st
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.Error(w, r, wxnotify.FieldErrorf("before", "want a broadcast id"))
+			return
+		}
+		f.BeforeID = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > wxnotify.MaxBroadcastPage {
+			s.Error(w, r, wxnotify.FieldErrorf("limit", "want 1 to %d", wxnotify.MaxBroadcastPage))
+			return
+		}
+		f.Limit = n
+	}
+	list, err := s.BroadcastService.FindBroadcasts(r.Context(), f)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := &wxnotify.BroadcastList{Broadcasts: list}
+	if out.Broadcasts == nil {
+		out.Broadcasts = []*wxnotify.Broadcast{}
+	}
+	if limit := cmp.Or(f.Limit, wxnotify.DefaultBroadcastPage); len(list) == limit {
+		out.NextBefore = list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // BroadcastRecipient is one element of "recipients": an openid string, or
@@ -102,6 +155,7 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	b.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	if err := s.BroadcastService.CreateBroadcast(r.Context(), b, recipients); err != nil {
 		if b.ID != 0 {
 			w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
@@ -110,7 +164,8 @@ func (s *Server) handleBroadcastCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/broadcasts/"+strconv.FormatInt(b.ID, 10))
-	writeJSON(w, http.StatusAccepted, &wxnotify.BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State})
+	// A retry under an Idempotency-Key answers with the first broadcast.
+	writeJSON(w, http.StatusAccepted, &wxnotify.BroadcastResponse{ID: b.ID, Accepted: b.Accepted, State: b.State, Created: !b.Retried})
 }
 
 // readBroadcast reads the header of a broadcast body into req and returns

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wxnotify/wxnotify"
 	wxhttp "github.com/wxnotify/wxnotify/http"
@@ -87,7 +88,7 @@ func (b *broadcastRecorder) service() *mock.BroadcastService {
 			if err := wxnotify.CheckAppAccess(ctx, appA); err != nil || id != 7 {
 				return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "broadcast %d not found", id)
 			}
-			return &wxnotify.Broadcast{ID: 7, AppID: appA, State: wxnotify.BroadcastAccepted, Accepted: 2,
+			return &wxnotify.Broadcast{ID: 7, AppID: appA, Kind: wxnotify.MessageSubscribe, TemplateID: "TPL", Data: map[string]string{"thing1": "x"}, State: wxnotify.BroadcastAccepted, Accepted: 2,
 				Counts: map[wxnotify.MessageState]int64{"queued": 1, "delivered": 1}, Total: 2, Pending: 1}, nil
 		},
 	}
@@ -217,5 +218,60 @@ func TestBroadcastNotConfigured(t *testing.T) {
 	for _, path := range []string{"/v1/broadcasts", "/v1/schedules", "/v1/webhooks"} {
 		resp, out := do(t, "POST", s.URL()+path, "key-a", "{}")
 		wantError(t, resp, out, 503, "")
+	}
+}
+
+func TestBroadcastList(t *testing.T) {
+	t.Parallel()
+	var got wxnotify.BroadcastFilter
+	svc := &mock.BroadcastService{FindBroadcastsFunc: func(ctx context.Context, f wxnotify.BroadcastFilter) ([]*wxnotify.Broadcast, error) {
+		got = f
+		return []*wxnotify.Broadcast{{ID: 8, AppID: appA, Kind: wxnotify.MessageSubscribe, TemplateID: "TPL", Data: map[string]string{"thing1": "x"},
+			State: wxnotify.BroadcastFinished, Accepted: 2, Total: 2,
+			Counts: map[wxnotify.MessageState]int64{wxnotify.MessageDelivered: 1, wxnotify.MessageNoCredit: 1}}}, nil
+	}}
+	s := openServer(t, func(s *wxhttp.Server) { s.BroadcastService = svc })
+	resp, out := do(t, "GET", s.URL()+"/v1/broadcasts?appid="+appA+"&state=finished&before=9&limit=1", "key-a", "")
+	var list wxnotify.BroadcastList
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &list) != nil || len(list.Broadcasts) != 1 || list.NextBefore != 8 ||
+		list.Broadcasts[0].Counts[wxnotify.MessageNoCredit] != 1 {
+		t.Fatalf("status=%d body=%s", resp.StatusCode, out)
+	}
+	if got.AppID == nil || *got.AppID != appA || got.State == nil || *got.State != wxnotify.BroadcastFinished || got.BeforeID != 9 || got.Limit != 1 {
+		t.Fatalf("filter=%+v", got)
+	}
+	for _, q := range []string{"state=done", "limit=0", "limit=1001", "before=x"} {
+		resp, out := do(t, "GET", s.URL()+"/v1/broadcasts?"+q, "key-a", "")
+		wantError(t, resp, out, 400, strings.SplitN(q, "=", 2)[0])
+	}
+}
+
+// TestServer_OnRequest: each answered request is reported by its route
+// pattern, never its path.
+func TestServer_OnRequest(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		route  string
+		status int
+	}
+	ch := make(chan seen, 4)
+	s := openServer(t, func(s *wxhttp.Server) {
+		s.OnRequest = func(route string, status int, _ time.Duration) {
+			if route != "GET /openapi.json" { // the contract check's
+				ch <- seen{route, status}
+			}
+		}
+	})
+	for _, tc := range []struct {
+		path string
+		want seen
+	}{
+		{"/v1/broadcasts/123", seen{"GET /v1/broadcasts/{id}", 503}},
+		{"/nope/456", seen{"/", 404}},
+	} {
+		resp, _ := do(t, "GET", s.URL()+tc.path, "key-a", "")
+		if got := <-ch; got != tc.want || resp.StatusCode != tc.want.status {
+			t.Errorf("GET %s: reported %+v, want %+v", tc.path, got, tc.want)
+		}
 	}
 }

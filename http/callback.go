@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,6 +161,12 @@ func (s *Server) handleCallbackEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if loc := xmlSurrogateRef.FindIndex(msg); !isJSON && loc != nil {
+		// Go's XML decoder turns a surrogate character reference into
+		// U+FFFD: refuse it rather than store a rewritten value.
+		s.callbackError(w, r, wxnotify.FieldErrorf(xmlElementAt(msg, loc[0]), "a character reference to a surrogate (U+D800–U+DFFF) is not text"))
+		return
+	}
 	m, err := wechat.ParseMessage(msg, isJSON)
 	if err != nil {
 		s.callbackError(w, r, wxnotify.Errorf(wxnotify.EINVALID, "push body: %v", err))
@@ -172,7 +181,11 @@ func (s *Server) handleCallbackEvent(w http.ResponseWriter, r *http.Request) {
 	// well-formed, and given back if it cannot be handled, so WeChat's retry
 	// of a push we failed on is not mistaken for a replay.
 	key := appID + "\x00" + ts + "\x00" + nonce
-	if !s.nonces.add(key, s.now()) {
+	isNew, err := s.seenAdd(ctx, key)
+	if err != nil {
+		s.callbackError(w, r, err)
+		return
+	} else if !isNew {
 		s.callbackError(w, r, wxnotify.Errorf(wxnotify.ECONFLICT, "push replayed: nonce seen already"))
 		return
 	}
@@ -182,12 +195,12 @@ func (s *Server) handleCallbackEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.EventService == nil {
-		s.nonces.remove(key)
+		s.seenRemove(ctx, key)
 		s.callbackError(w, r, errNotConfigured("events"))
 		return
 	}
 	if err := s.EventService.HandleEvents(ctx, events); err != nil {
-		s.nonces.remove(key)
+		s.seenRemove(ctx, key)
 		s.callbackError(w, r, err)
 		return
 	}
@@ -306,6 +319,39 @@ func writeText(w http.ResponseWriter, s string) {
 // nonceCache remembers keys for ttl, at most max of them; when full, the
 // oldest is forgotten first. Keys are added in time order, so the oldest is
 // at the front.
+// SeenKeys is a replay guard shared by instances; store.Executor is one.
+type SeenKeys interface {
+	SeenAdd(ctx context.Context, key string, now, expires time.Time) (bool, error)
+	SeenRemove(ctx context.Context, key string) error
+}
+
+func (s *Server) seenAdd(ctx context.Context, key string) (bool, error) {
+	now := s.now()
+	if s.SeenKeys == nil {
+		return s.nonces.add(key, now), nil
+	}
+	return s.SeenKeys.SeenAdd(ctx, seenKey(key), now, now.Add(CallbackNonceTTL))
+}
+
+func (s *Server) seenRemove(ctx context.Context, key string) {
+	if s.SeenKeys == nil {
+		s.nonces.remove(key)
+		return
+	}
+	if err := s.SeenKeys.SeenRemove(context.WithoutCancel(ctx), seenKey(key)); err != nil {
+		// The retry of this push will be refused as a replay; WeChat sends
+		// subscribe events again only a few times.
+		s.logger().WarnContext(ctx, "callback: could not forget a nonce", "err", err)
+	}
+}
+
+// seenKey is the shared store's key for a push's (appid, timestamp, nonce):
+// hashed, since the parts are joined by NUL, which PostgreSQL text refuses.
+func seenKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "callback:" + hex.EncodeToString(sum[:])
+}
+
 type nonceCache struct {
 	mu  sync.Mutex
 	max int
@@ -356,4 +402,23 @@ func (c *nonceCache) remove(key string) {
 		c.ll.Remove(e)
 		delete(c.m, key)
 	}
+}
+
+// xmlSurrogateRef matches an XML character reference to a surrogate code
+// point, hexadecimal (&#xD800;–&#xDFFF;) or decimal (&#55296;–&#57343;).
+var xmlSurrogateRef = regexp.MustCompile(`&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*(?:5529[6-9]|55[3-9][0-9]{2}|5[6][0-9]{3}|57[0-2][0-9]{2}|573[0-3][0-9]|5734[0-3]));`)
+
+// xmlElementAt names the element whose text holds byte i of an XML body:
+// the last start tag before it.
+func xmlElementAt(b []byte, i int) string {
+	for j := i - 1; j >= 0; j-- {
+		if b[j] == '<' && j+1 < i && (b[j+1] >= 'A' && b[j+1] <= 'Z' || b[j+1] >= 'a' && b[j+1] <= 'z') {
+			end := j + 1
+			for end < i && b[end] != '>' && b[end] != ' ' && b[end] != '/' {
+				end++
+			}
+			return string(b[j+1 : end])
+		}
+	}
+	return ""
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	wxhttp "github.com/wxnotify/wxnotify/http"
+	"github.com/wxnotify/wxnotify/internal/testdb"
 	"github.com/wxnotify/wxnotify/mock"
 	"github.com/wxnotify/wxnotify/wechatsim"
 )
@@ -423,5 +424,29 @@ func TestCallbackVerifyURL(t *testing.T) {
 	stale := url.Values{"timestamp": {old}, "nonce": {"42"}, "echostr": {"e"}, "signature": {wechatsim.Signature(cbToken, old, "42")}}
 	if code, _ := get(stale); code != 401 {
 		t.Fatalf("stale: %d", code)
+	}
+}
+
+// TestCallbackReplay_SharedByInstances: with SeenKeys on a shared store, a
+// push handled by one instance is refused as a replay by another.
+func TestCallbackReplay_SharedByInstances(t *testing.T) {
+	t.Parallel()
+	for _, engine := range testdb.Engines(t) {
+		t.Run(engine.Name, func(t *testing.T) {
+			t.Parallel()
+			open := engine.NewDB(t)
+			first, second := setupCallback(t, wxnotify.CallbackCompat, false, false), setupCallback(t, wxnotify.CallbackCompat, false, false)
+			first.srv.SeenKeys, second.srv.SeenKeys = open(t), open(t)
+			cb := first.render(t, appA, popupTwo)
+			if code, body := first.post(t, cb); code != 200 {
+				t.Fatalf("first instance: %d %s", code, body)
+			}
+			if code, body := second.post(t, cb); code != 409 {
+				t.Fatalf("the same push to a second instance: status=%d, want 409; body=%s", code, body)
+			}
+			if n := len(second.stored()); n != 0 {
+				t.Fatalf("the second instance stored %d batches, want 0", n)
+			}
+		})
 	}
 }

@@ -89,7 +89,6 @@ type dashboardState struct {
 	sources  *limiterSet                     // each source's own attempts
 	known    map[netip.Prefix]time.Time      // sources that logged in → until
 	origin   *http.CrossOriginProtection
-	series   *timeSeries
 }
 
 func (s *Server) registerDashboardRoutes() {
@@ -99,7 +98,6 @@ func (s *Server) registerDashboardRoutes() {
 		sources:  newLimiterSet(DashboardLoginSources),
 		known:    map[netip.Prefix]time.Time{},
 		origin:   http.NewCrossOriginProtection(),
-		series:   newTimeSeries(int(DashboardHistory / DashboardSampleInterval)),
 	}
 	static := http.StripPrefix("/dashboard/", http.FileServerFS(dashboard.Files))
 	s.handle("GET /dashboard", s.dashboardPublic(func(w http.ResponseWriter, r *http.Request) {
@@ -118,13 +116,17 @@ func (s *Server) registerDashboardRoutes() {
 	s.handle("GET /dashboard/api/messages", s.requireDashboardSession(s.handleDashboardMessages))
 	s.handle("GET /dashboard/api/messages/{id}", s.requireDashboardSession(s.handleDashboardMessage))
 	s.handle("GET /dashboard/api/broadcasts", s.requireDashboardSession(s.handleDashboardBroadcasts))
-	s.handle("GET /dashboard/api/timeseries", s.requireDashboardSession(s.handleDashboardTimeSeries))
+	s.registerDashboardActionRoutes()
 }
 
 // operatorContext carries the dashboard's all-apps operator key.
 func operatorContext(ctx context.Context) context.Context {
-	return wxnotify.NewContextWithAPIKey(ctx, &wxnotify.APIKey{ID: "dashboard", Name: "dashboard", Apps: []string{wxnotify.AllApps}})
+	return wxnotify.NewContextWithAPIKey(ctx, &wxnotify.APIKey{ID: dashboardKeyID, Name: "dashboard", Apps: []string{wxnotify.AllApps}})
 }
+
+// dashboardKeyID is the id of the dashboard's operator key (no stored key
+// has it: stored ids are random).
+const dashboardKeyID = "dashboard"
 
 // dashboardPublic answers 404 when the dashboard is disabled and sets the
 // headers every dashboard answer carries.
@@ -554,28 +556,4 @@ func (s *Server) handleDashboardBroadcasts(w http.ResponseWriter, r *http.Reques
 		out = append(out, b)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"broadcasts": out})
-}
-
-// DashboardTimeSeries is the answer of GET /dashboard/api/timeseries.
-type DashboardTimeSeries struct {
-	IntervalSeconds float64           `json:"interval_seconds"`
-	Samples         []DashboardSample `json:"samples"`
-}
-
-// handleDashboardTimeSeries returns the samples taken after ?since (RFC
-// 3339), or all of them.
-func (s *Server) handleDashboardTimeSeries(w http.ResponseWriter, r *http.Request) {
-	var since time.Time
-	if v := r.URL.Query().Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			s.Error(w, r, wxnotify.FieldErrorf("since", "must be an RFC 3339 time"))
-			return
-		}
-		since = t
-	}
-	writeJSON(w, http.StatusOK, &DashboardTimeSeries{
-		IntervalSeconds: DashboardSampleInterval.Seconds(),
-		Samples:         s.dash.series.since(since),
-	})
 }

@@ -76,6 +76,18 @@ func (m *dashMessages) FindMessages(ctx context.Context, f wxnotify.MessageFilte
 func (m *dashMessages) CancelMessage(context.Context, int64) (*wxnotify.Message, error) {
 	return nil, nil
 }
+func (m *dashMessages) RetryMessage(_ context.Context, id int64) (*wxnotify.Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.msgs {
+		if x.ID == id {
+			y := *x
+			y.State = wxnotify.MessageQueued
+			return &y, nil
+		}
+	}
+	return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "message %d not found", id)
+}
 
 // clock is a settable time for the Server's Now.
 type clock struct {
@@ -95,6 +107,7 @@ type dashBundle struct {
 	url      string
 	clock    *clock
 	messages *dashMessages
+	audit    *memAudit
 	counts   map[string]int64
 	errs     map[string]int64
 	mu       sync.Mutex
@@ -108,8 +121,8 @@ func setupDashboard(t *testing.T, password string) *dashBundle {
 	b := &dashBundle{clock: &clock{t: now}, counts: map[string]int64{}, errs: map[string]int64{}}
 	b.messages = &dashMessages{
 		msgs: []*wxnotify.Message{
-			{ID: 7, AppID: appA, OpenID: "oUSER7", TemplateID: "TPL", State: wxnotify.MessageDelivered, Attempts: 1, BroadcastID: 3},
-			{ID: 6, AppID: appB, OpenID: "oUSER6", TemplateID: "TPL", State: wxnotify.MessageFailed, Attempts: 2},
+			{ID: 7, AppID: appA, OpenID: "oUSER7", Kind: wxnotify.MessageSubscribe, TemplateID: "TPL", Data: map[string]string{"thing1": "x"}, State: wxnotify.MessageDelivered, Attempts: 1, BroadcastID: 3},
+			{ID: 6, AppID: appB, OpenID: "oUSER6", Kind: wxnotify.MessageSubscribe, TemplateID: "TPL", Data: map[string]string{"thing1": "x"}, State: wxnotify.MessageFailed, Attempts: 2},
 		},
 		attempts: map[int64][]*wxnotify.Attempt{7: {{MessageID: 7, N: 1, ErrCode: 0, LatencyMS: 12.5}}},
 	}
@@ -124,9 +137,9 @@ func setupDashboard(t *testing.T, password string) *dashBundle {
 	s.TokenService = &mock.TokenService{StatusFunc: func(_ context.Context, appID string) (*wxnotify.TokenStatus, error) {
 		now := b.clock.Now()
 		if appID == appA {
-			return &wxnotify.TokenStatus{AppID: appID, HasToken: true, FetchedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), Fetches: 3}, nil
+			return &wxnotify.TokenStatus{AppID: appID, Mode: wxnotify.TokenModeStable, HasToken: true, FetchedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), Fetches: 3}, nil
 		}
-		return &wxnotify.TokenStatus{AppID: appID, HasToken: true, FetchedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(5 * time.Minute),
+		return &wxnotify.TokenStatus{AppID: appID, Mode: wxnotify.TokenModeStable, HasToken: true, FetchedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(5 * time.Minute),
 			LastError: "errcode 45009: reach max api daily quota limit", LastErrorAt: now.Add(-time.Minute)}, nil
 	}}
 	s.MessageService = b.messages
@@ -134,7 +147,7 @@ func setupDashboard(t *testing.T, password string) *dashBundle {
 		if id != 3 {
 			return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "no broadcast")
 		}
-		return &wxnotify.Broadcast{ID: 3, AppID: appA, State: wxnotify.BroadcastAccepted, Accepted: 10, Total: 10, Pending: 4,
+		return &wxnotify.Broadcast{ID: 3, AppID: appA, Kind: wxnotify.MessageSubscribe, TemplateID: "TPL", Data: map[string]string{"thing1": "x"}, State: wxnotify.BroadcastAccepted, Accepted: 10, Total: 10, Pending: 4,
 			Counts: map[wxnotify.MessageState]int64{wxnotify.MessageDelivered: 6, wxnotify.MessageQueued: 4}}, nil
 	}}
 	s.CreditService = &mock.CreditService{CreditStocksFunc: func(context.Context, wxnotify.CreditFilter) ([]*wxnotify.CreditStock, error) {
@@ -152,15 +165,15 @@ func setupDashboard(t *testing.T, password string) *dashBundle {
 		}
 		return c, nil
 	}
-	s.WeChatErrors = func(context.Context) (map[string]int64, error) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		c := map[string]int64{}
-		for k, v := range b.errs {
-			c[k] = v
+	b.audit = &memAudit{}
+	s.AuditService = b.audit
+	s.HistoryService = historyFunc(func(ctx context.Context, rng string) (*wxnotify.History, error) {
+		if rng != wxnotify.HistoryLastHour {
+			return nil, wxnotify.FieldErrorf("range", "unknown range %q", rng)
 		}
-		return c, nil
-	}
+		return &wxnotify.History{Range: rng, ResolutionSeconds: 60, Buckets: []*wxnotify.HistoryBucket{
+			{At: b.clock.Now().Truncate(time.Minute), Outcomes: map[string]int64{"delivered": 3}, Errcodes: map[string]int64{}}}}, nil
+	})
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -215,10 +228,6 @@ func TestDashboard_Disabled(t *testing.T) {
 			t.Errorf("%s %s: %d %s", r.method, r.path, resp.StatusCode, body)
 		}
 	}
-	// The sampler does nothing without a password.
-	if err := b.srv.SampleDashboard(context.Background()); err != nil {
-		t.Errorf("SampleDashboard without a dashboard: %v", err)
-	}
 }
 
 func TestDashboard_Static(t *testing.T) {
@@ -242,7 +251,7 @@ func TestDashboard_Static(t *testing.T) {
 		}
 	}
 	// The pages are public; their data is not.
-	for _, p := range []string{"session", "apps", "queue", "credits", "messages", "messages/7", "broadcasts", "timeseries", "nope"} {
+	for _, p := range []string{"session", "apps", "queue", "credits", "messages", "messages/7", "broadcasts", "history", "audit", "schedules", "jobs", "templates", "nope"} {
 		if resp, body := dashDo(t, c, "GET", b.url+"/dashboard/api/"+p, "", nil); resp.StatusCode != 401 {
 			t.Errorf("api/%s without a session: %d %s", p, resp.StatusCode, body)
 		}
@@ -495,71 +504,64 @@ func TestDashboard_API(t *testing.T) {
 	})
 }
 
-func TestDashboard_TimeSeries(t *testing.T) {
+func TestDashboard_HistoryAndActions(t *testing.T) {
 	t.Parallel()
 	b := setupDashboard(t, dashPassword)
 	c := loggedIn(t, b)
-	ctx := context.Background()
-	set := func(counts, errs map[string]int64) {
-		b.mu.Lock()
-		b.counts, b.errs = counts, errs
-		b.mu.Unlock()
+	var h wxnotify.History
+	if code := getDash(t, c, b.url+"/dashboard/api/history", &h); code != 200 || h.ResolutionSeconds != 60 || h.Buckets[0].Outcomes["delivered"] != 3 {
+		t.Fatalf("history: %d %+v", code, h)
 	}
-
-	set(map[string]int64{"queued": 5, "delivered": 100, "failed": 2}, map[string]int64{})
-	b.srv.SampleDashboard(ctx)
-	first := b.clock.Now()
-	b.clock.Add(wxhttp.DashboardSampleInterval)
-	set(map[string]int64{"queued": 1, "sending": 2, "delivered": 104, "failed": 3, "expired": 1}, map[string]int64{"45009 (quota)": 2})
-	b.srv.SampleDashboard(ctx)
-	b.clock.Add(wxhttp.DashboardSampleInterval)
-	// A purge lowers the cumulative counts: no negative rates.
-	set(map[string]int64{"delivered": 50}, map[string]int64{"45009 (quota)": 2, "-2 (retry)": 1})
-	b.srv.SampleDashboard(ctx)
-
-	var ts wxhttp.DashboardTimeSeries
-	if code := getDash(t, c, b.url+"/dashboard/api/timeseries", &ts); code != 200 || len(ts.Samples) != 3 || ts.IntervalSeconds != 5 {
-		t.Fatalf("timeseries: %d %+v", code, ts)
+	if code := getDash(t, c, b.url+"/dashboard/api/history?range=7d", nil); code != 400 {
+		t.Fatalf("unknown range: %d", code)
 	}
-	s0, s1, s2 := ts.Samples[0], ts.Samples[1], ts.Samples[2]
-	if s0.Outcomes != nil || s0.Queue["queued"] != 5 || s0.Credits[appA+"/TPL"] != 5 || s0.Credits[appA+"/prepay_id"] != 3 {
-		t.Fatalf("first sample %+v", s0)
+	// An action needs the CSRF header, and is audited with the dashboard
+	// as the actor.
+	if resp, _ := dashDo(t, c, "POST", b.url+"/dashboard/api/messages/6/retry", `{}`, map[string]string{"Content-Type": "application/json"}); resp.StatusCode != 403 {
+		t.Fatalf("retry without the CSRF header: %d", resp.StatusCode)
 	}
-	if got, want := fmt.Sprint(s1.Outcomes), "map[delivered:4 expired:1 failed:1]"; got != want {
-		t.Fatalf("outcomes=%s, want %s", got, want)
+	if len(b.audit.entries) != 0 {
+		t.Fatalf("a refused action was audited: %+v", b.audit.entries)
 	}
-	if s1.Queue["sending"] != 2 || s1.Queue["queued"] != 1 || s1.WeChatErrors["45009 (quota)"] != 2 {
-		t.Fatalf("second sample %+v", s1)
+	if resp, body := dashDo(t, c, "POST", b.url+"/dashboard/api/messages/6/retry", `{}`, jsonPost); resp.StatusCode != 200 {
+		t.Fatalf("retry: %d %s", resp.StatusCode, body)
 	}
-	if len(s2.Outcomes) != 0 || fmt.Sprint(s2.WeChatErrors) != "map[-2 (retry):1]" {
-		t.Fatalf("third sample %+v", s2)
+	var list wxnotify.AuditList
+	if code := getDash(t, c, b.url+"/dashboard/api/audit", &list); code != 200 || len(list.Entries) != 1 {
+		t.Fatalf("audit: %d %+v", code, list)
 	}
-	// since returns only later samples, for incremental polling.
-	since := first.Format(time.RFC3339Nano)
-	if code := getDash(t, c, b.url+"/dashboard/api/timeseries?since="+since, &ts); code != 200 || len(ts.Samples) != 2 {
-		t.Fatalf("since: %d %d samples", code, len(ts.Samples))
+	if e := list.Entries[0]; e.Action != wxnotify.AuditMessageRetry || e.Target != "message 6" || e.Actor != "dashboard (127.0.0.1)" ||
+		e.Detail != "failed → queued" || e.AppID != appB {
+		t.Fatalf("audit entry %+v", e)
 	}
-	if code := getDash(t, c, b.url+"/dashboard/api/timeseries?since=yesterday", nil); code != 400 {
-		t.Fatalf("bad since: %d", code)
+	if code := getDash(t, c, b.url+"/dashboard/api/audit?action=bogus", nil); code != 400 {
+		t.Fatalf("unknown action filter: %d", code)
 	}
 }
 
-func TestDashboard_TimeSeriesRing(t *testing.T) {
-	t.Parallel()
-	b := setupDashboard(t, dashPassword)
-	c := loggedIn(t, b)
-	keep := int(wxhttp.DashboardHistory / wxhttp.DashboardSampleInterval)
-	for range keep + 3 {
-		b.srv.SampleDashboard(context.Background())
-		b.clock.Add(wxhttp.DashboardSampleInterval)
-	}
-	var ts wxhttp.DashboardTimeSeries
-	if code := getDash(t, c, b.url+"/dashboard/api/timeseries", &ts); code != 200 || len(ts.Samples) != keep {
-		t.Fatalf("%d samples, want %d", len(ts.Samples), keep)
-	}
-	for i := 1; i < len(ts.Samples); i++ {
-		if !ts.Samples[i].At.After(ts.Samples[i-1].At) {
-			t.Fatalf("samples out of order at %d", i)
-		}
-	}
+// memAudit is an in-memory wxnotify.AuditService.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []*wxnotify.AuditEntry
+}
+
+func (a *memAudit) RecordAudit(_ context.Context, e *wxnotify.AuditEntry) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e.ID = int64(len(a.entries) + 1)
+	a.entries = append([]*wxnotify.AuditEntry{e}, a.entries...)
+	return nil
+}
+
+func (a *memAudit) FindAuditEntries(context.Context, wxnotify.AuditFilter) ([]*wxnotify.AuditEntry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.entries, nil
+}
+
+// historyFunc is a wxnotify.HistoryService.
+type historyFunc func(ctx context.Context, rng string) (*wxnotify.History, error)
+
+func (f historyFunc) FindHistory(ctx context.Context, rng string) (*wxnotify.History, error) {
+	return f(ctx, rng)
 }

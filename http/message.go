@@ -68,6 +68,10 @@ func (s *Server) handleMessageList(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := q.Get("state"); v != "" {
 		st := wxnotify.MessageState(v)
+		if !st.Valid() {
+			s.Error(w, r, wxnotify.FieldErrorf("state", "unknown state %q: want one of %v", v, wxnotify.MessageStates()))
+			return
+		}
 		f.State = &st
 	}
 	for name, dst := range map[string]*int64{"before": &f.AfterID} {
@@ -117,7 +121,7 @@ func (s *Server) handleMessageCancel(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	m, err := s.MessageService.CancelMessage(r.Context(), id)
+	m, err := s.actMessage(r, id, wxnotify.AuditMessageCancel)
 	if err != nil {
 		s.Error(w, r, err)
 		return

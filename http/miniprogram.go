@@ -225,15 +225,14 @@ func parseSubscribeResult(fields map[string]json.RawMessage) (map[string]wxnotif
 		if err := json.Unmarshal(fields[k], &v); err != nil {
 			return nil, 0, wxnotify.FieldErrorf(k, "answer must be \"accept\", \"reject\", \"ban\" or \"filter\"")
 		}
-		switch c := wxnotify.SubscribeChoice(v); c {
-		case wxnotify.SubscribeAccept:
-			accepted++
-			result[k] = c
-		case wxnotify.SubscribeReject, wxnotify.SubscribeBan, wxnotify.SubscribeFilter:
-			result[k] = c
-		default:
-			return nil, 0, wxnotify.FieldErrorf(k, "answer must be \"accept\", \"reject\", \"ban\" or \"filter\"")
+		c, ok := wxnotify.ParseSubscribeChoice(v)
+		if !ok {
+			return nil, 0, wxnotify.FieldErrorf(k, "answer must be \"accept\" (or \"acceptWith…\"), \"reject\", \"ban\" or \"filter\"")
 		}
+		if c == wxnotify.SubscribeAccept {
+			accepted++
+		}
+		result[k] = c
 	}
 	return result, accepted, nil
 }

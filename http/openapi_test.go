@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -135,7 +136,60 @@ func TestOpenAPI_Served(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || string(b) != string(wxhttp.OpenAPI()) {
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("GET /openapi.json: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+	}
+	// The embedded document, with servers naming this server.
+	var served, embedded map[string]any
+	if err := json.Unmarshal(b, &served); err != nil {
+		t.Fatalf("served document: %v", err)
+	}
+	json.Unmarshal(wxhttp.OpenAPI(), &embedded)
+	servers, _ := json.Marshal(served["servers"])
+	if want := `[{"description":"this server, as the request reached it","url":"` + s.URL() + `"}]`; string(servers) != want {
+		t.Errorf("servers=%s, want %s", servers, want)
+	}
+	delete(served, "servers")
+	delete(embedded, "servers")
+	if a, b := fmt.Sprint(served), fmt.Sprint(embedded); a != b {
+		t.Error("the served document differs from http/openapi.json beyond servers")
+	}
+}
+
+// TestOpenAPI_ServersBehindProxy: behind a trusted proxy that says the
+// client came over TLS, servers is https on the Host the client used; the
+// same header from anyone else is ignored.
+func TestOpenAPI_ServersBehindProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		want    string
+	}{
+		{"TrustedProxy", "127.0.0.1", "https://api.example.com"},
+		{"Untrusted", "", "http://api.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openServer(t, func(s *wxhttp.Server) {
+				s.TrustedProxies, _ = wxhttp.ParseTrustedProxies(tc.trusted)
+			})
+			req, _ := http.NewRequest("GET", s.URL()+"/openapi.json", nil)
+			req.Host = "api.example.com"
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var doc struct {
+				Servers []struct {
+					URL string `json:"url"`
+				} `json:"servers"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Servers) != 1 || doc.Servers[0].URL != tc.want {
+				t.Fatalf("servers=%+v (%v), want %s", doc.Servers, err, tc.want)
+			}
+		})
 	}
 }

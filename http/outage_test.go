@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
@@ -147,11 +148,15 @@ func TestOutage_Unavailable(t *testing.T) {
 			for i := range 250 {
 				fmt.Fprintf(pw, "%q\n", fmt.Sprintf("oB%04d", i))
 			}
+			deadline := time.Now().Add(time.Minute)
 			for b.stored(t) < 1+200 { // the first message, and two chunks
 				select {
 				case a := <-answered:
 					t.Fatalf("broadcast answered before its body ended: %v %s", a.resp, a.body)
-				default:
+				case <-time.After(5 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the broadcast's first two chunks not stored after a minute: %d messages", b.stored(t))
 				}
 			}
 			b.down()

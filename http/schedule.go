@@ -62,20 +62,20 @@ func (s *Server) handleScheduleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSchedulePause(w http.ResponseWriter, r *http.Request) {
-	s.scheduleAction(w, r, func(ctx context.Context, svc wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
-		return svc.PauseSchedule(ctx, id)
+	s.scheduleAction(w, r, func(_ context.Context, _ wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
+		return s.actSchedule(r, id, wxnotify.AuditSchedulePause)
 	})
 }
 
 func (s *Server) handleScheduleResume(w http.ResponseWriter, r *http.Request) {
-	s.scheduleAction(w, r, func(ctx context.Context, svc wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
-		return svc.ResumeSchedule(ctx, id)
+	s.scheduleAction(w, r, func(_ context.Context, _ wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
+		return s.actSchedule(r, id, wxnotify.AuditScheduleResume)
 	})
 }
 
 func (s *Server) handleScheduleDelete(w http.ResponseWriter, r *http.Request) {
-	s.scheduleAction(w, r, func(ctx context.Context, svc wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
-		return nil, svc.DeleteSchedule(ctx, id)
+	s.scheduleAction(w, r, func(_ context.Context, _ wxnotify.ScheduleService, id int64) (*wxnotify.Schedule, error) {
+		return s.actSchedule(r, id, wxnotify.AuditScheduleDelete)
 	})
 }
 

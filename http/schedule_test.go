@@ -16,7 +16,8 @@ import (
 // scheduleMock validates as the real service does (access, fields, cron,
 // zone) and keeps schedules of app A with ids from 1.
 func scheduleMock() *mock.ScheduleService {
-	stored := &wxnotify.Schedule{ID: 1, AppID: appA, Name: "n", Cron: "@daily", State: wxnotify.ScheduleActive}
+	stored := &wxnotify.Schedule{ID: 1, AppID: appA, Name: "n", Cron: "@daily", State: wxnotify.ScheduleActive,
+		Message: wxnotify.ScheduleMessage{OpenIDs: []string{"oUSER1"}, TemplateID: "TPL", Data: map[string]string{"thing1": "x"}}}
 	find := func(ctx context.Context, id int64) (*wxnotify.Schedule, error) {
 		if id != 1 || wxnotify.CheckAppAccess(ctx, appA) != nil {
 			return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "schedule %d not found", id)

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,6 +44,12 @@ type Server struct {
 	// JobService reports the instance's scheduled jobs (job.go); nil
 	// answers GET /v1/jobs with 503.
 	JobService wxnotify.JobService
+	// AuditService keeps the operators' audit log (action.go): every
+	// action is recorded there; nil records nothing and answers GET
+	// /v1/audit with 503. HistoryService reads the dashboard's charts
+	// (dashboard_action.go); nil answers them with 503.
+	AuditService   wxnotify.AuditService
+	HistoryService wxnotify.HistoryService
 
 	// Mini-program surface (miniprogram.go) and WeChat push callback
 	// (callback.go). A nil service answers its routes with 503.
@@ -50,6 +57,9 @@ type Server struct {
 	CreditService   wxnotify.CreditService
 	EventService    wxnotify.EventService
 	CallbackConfigs CallbackConfigs
+	// SeenKeys, when set, holds the callback's replay guard (timestamp and
+	// nonce) for every instance sharing it; nil keeps it in this process.
+	SeenKeys SeenKeys
 	// SessionRate and SessionBurst limit each mini-program session's
 	// requests (per second, and the burst above it); 0 means
 	// DefaultSessionRate and DefaultSessionBurst.
@@ -64,6 +74,11 @@ type Server struct {
 
 	// Metrics serves GET /metrics (Prometheus text format) when set.
 	Metrics http.Handler
+	// OnRequest, when set, is told of every request answered: its route
+	// (the ServeMux pattern that matched, "GET /v1/messages/{id}", never
+	// the raw path, so the metric's labels stay bounded), status and
+	// duration. The metrics package counts them.
+	OnRequest func(route string, status int, took time.Duration)
 	// Ready reports whether the instance can serve: the database answers.
 	// Nil means always ready. It is /readyz's "database" check when
 	// ReadyChecks has none of that name.
@@ -74,14 +89,12 @@ type Server struct {
 	// Build says which build is running, for GET /healthz; nil omits it.
 	Build any
 
-	// Operator dashboard (dashboard.go, timeseries.go). DashboardPassword
-	// is the operator's login; empty disables the dashboard (404). Counts
-	// counts messages per state (queue depth, delivery rates) and
-	// WeChatErrors counts WeChat send errors since start per errcode label;
-	// either may be nil, which leaves its charts empty.
+	// Operator dashboard (dashboard.go, dashboard_action.go).
+	// DashboardPassword is the operator's login; empty disables the
+	// dashboard (404). Counts counts messages per state (the queue's
+	// cards); nil answers them with 503. The charts read HistoryService.
 	DashboardPassword wxnotify.Secret
 	Counts            func(ctx context.Context) (map[string]int64, error)
-	WeChatErrors      func(ctx context.Context) (map[string]int64, error)
 	dash              *dashboardState
 
 	// TrustedProxies are the reverse proxies (http.trusted_proxies) whose
@@ -131,6 +144,7 @@ func NewServer() *Server {
 	s.registerCreditRoutes()
 	s.registerTemplateRoutes()
 	s.registerJobRoutes()
+	s.registerActionRoutes()
 	s.handle("GET /openapi.json", s.handleOpenAPI)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, wxnotify.Errorf(wxnotify.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
@@ -174,6 +188,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.mux.ServeHTTP(rec, r)
+	if s.OnRequest != nil {
+		// The mux sets r.Pattern; "" only when nothing matched at all.
+		s.OnRequest(cmp.Or(r.Pattern, "unmatched"), rec.status, time.Since(start))
+	}
 	// The access log never carries bodies, query strings or headers: they
 	// can hold tokens, codes and form_ids.
 	s.logger().DebugContext(r.Context(), "request", "request_id", id, "method", r.Method,

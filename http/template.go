@@ -91,16 +91,12 @@ func (s *Server) handleTemplateGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTemplateSync(w http.ResponseWriter, r *http.Request) {
-	svc, ok := s.templateService(w, r)
-	if !ok {
-		return
-	}
-	added, removed, err := svc.SyncTemplates(r.Context(), r.PathValue("appid"))
+	res, err := s.actTemplateSync(r, r.PathValue("appid"))
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, &TemplateSyncResult{Added: added, Removed: removed})
+	writeJSON(w, http.StatusOK, res)
 }
 
 // handleTemplateAdd adds a library title through WeChat: 201 with the template.
@@ -192,6 +188,10 @@ func (s *Server) handleTemplateLibrary(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := wxnotify.LibraryFilter{Kind: wxnotify.MessageKind(q.Get("kind"))}
+	if err := libraryKind(f.Kind); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	var err error
 	if f.Offset, err = intParam(q.Get("offset"), "offset"); err != nil {
 		s.Error(w, r, err)
@@ -239,7 +239,12 @@ func (s *Server) handleTemplateLibraryKeywords(w http.ResponseWriter, r *http.Re
 	if !ok {
 		return
 	}
-	kws, err := svc.FindLibraryKeywords(r.Context(), r.PathValue("appid"), wxnotify.MessageKind(r.URL.Query().Get("kind")), r.PathValue("tid"))
+	kind := wxnotify.MessageKind(r.URL.Query().Get("kind"))
+	if err := libraryKind(kind); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	kws, err := svc.FindLibraryKeywords(r.Context(), r.PathValue("appid"), kind, r.PathValue("tid"))
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -257,4 +262,13 @@ func intParam(v, field string) (int, error) {
 		return 0, wxnotify.FieldErrorf(field, "%s must be a non-negative integer", field)
 	}
 	return n, nil
+}
+
+// libraryKind checks the kind filter of the library routes: subscribe (or
+// "", the default) or template.
+func libraryKind(k wxnotify.MessageKind) error {
+	if k != "" && k != wxnotify.MessageSubscribe && k != wxnotify.MessageTemplate {
+		return wxnotify.FieldErrorf("kind", "unknown kind %q: want subscribe or template", k)
+	}
+	return nil
 }

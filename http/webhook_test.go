@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxnotify/wxnotify"
 	wxhttp "github.com/wxnotify/wxnotify/http"
@@ -87,5 +88,65 @@ func TestWebhookRoutes(t *testing.T) {
 		}
 		resp, out := do(t, "DELETE", url+"/4", "key-a", "")
 		wantError(t, resp, out, 404, "")
+	})
+}
+
+func TestWebhookDeliveries(t *testing.T) {
+	t.Parallel()
+	var replayed []int64
+	svc := &mock.WebhookService{
+		FindWebhookDeliveriesFunc: func(ctx context.Context, id int64, f wxnotify.WebhookDeliveryFilter) ([]*wxnotify.WebhookDelivery, error) {
+			if id != 3 {
+				return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
+			}
+			if f.State != "dead" || f.Limit != 1 {
+				t.Errorf("filter=%+v, want state dead, limit 1", f)
+			}
+			return []*wxnotify.WebhookDelivery{{ID: 9, WebhookID: 3, Event: "message.failed", MessageID: 7, State: "dead", Attempts: 8,
+				LastError: "POST https://example.com/h: HTTP 500", CreatedAt: time.Unix(1_767_225_600, 0).UTC(),
+				Payload: json.RawMessage(`{"event":"message.failed","message_id":7,"appid":"` + appA + `","openid":"oU","state":"failed","errcode":43101,"at":"2026-01-01T00:00:00Z"}`)}}, nil
+		},
+		ReplayWebhookDeliveriesFunc: func(ctx context.Context, id int64, ids []int64) (int64, error) {
+			if id != 3 {
+				return 0, wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
+			}
+			replayed = ids
+			return int64(max(len(ids), 2)), nil
+		},
+	}
+	s := openServer(t, func(s *wxhttp.Server) { s.WebhookService = svc })
+	url := s.URL() + "/v1/webhooks/3/deliveries"
+
+	t.Run("ListDead", func(t *testing.T) {
+		resp, out := do(t, "GET", url+"?state=dead&limit=1", "key-a", "")
+		var got wxnotify.WebhookDeliveryList
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &got) != nil || len(got.Deliveries) != 1 || got.NextBefore != 9 ||
+			got.Deliveries[0].Payload == nil {
+			t.Fatalf("status=%d body=%s", resp.StatusCode, out)
+		}
+	})
+	t.Run("ErrBadState", func(t *testing.T) {
+		resp, out := do(t, "GET", url+"?state=bogus", "key-a", "")
+		wantError(t, resp, out, 400, "state")
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		resp, out := do(t, "GET", s.URL()+"/v1/webhooks/4/deliveries", "key-a", "")
+		wantError(t, resp, out, 404, "")
+	})
+	t.Run("ReplayAll", func(t *testing.T) {
+		resp, out := do(t, "POST", url+"/replay", "key-a", "")
+		if resp.StatusCode != 200 || out != `{"replayed":2}`+"\n" || replayed != nil {
+			t.Fatalf("status=%d body=%q ids=%v", resp.StatusCode, out, replayed)
+		}
+	})
+	t.Run("ReplayIDs", func(t *testing.T) {
+		resp, out := do(t, "POST", url+"/replay", "key-a", `{"ids":[9,10,11]}`)
+		if resp.StatusCode != 200 || out != `{"replayed":3}`+"\n" || len(replayed) != 3 {
+			t.Fatalf("status=%d body=%q ids=%v", resp.StatusCode, out, replayed)
+		}
+	})
+	t.Run("ErrReplayUnknownField", func(t *testing.T) {
+		resp, out := do(t, "POST", url+"/replay", "key-a", `{"id":9}`)
+		wantError(t, resp, out, 400, "id")
 	})
 }

@@ -191,7 +191,7 @@ func (s *Service) RecordSubscribeResult(ctx context.Context, appID, openID strin
 		if err := validateID(field, tpl); err != nil {
 			return err
 		}
-		choice := result[tpl]
+		choice, _ := wxnotify.ParseSubscribeChoice(string(result[tpl]))
 		switch choice {
 		case wxnotify.SubscribeAccept, wxnotify.SubscribeReject:
 			if s.PopupEventsGrant {
@@ -379,7 +379,8 @@ func (s *Service) handleEvent(ctx context.Context, e *wxnotify.Event, now time.T
 		if !s.PopupEventsGrant || e.TemplateID == "" {
 			return nil
 		}
-		switch wxnotify.SubscribeChoice(e.Status) {
+		choice, _ := wxnotify.ParseSubscribeChoice(e.Status)
+		switch choice {
 		case wxnotify.SubscribeAccept:
 			c, err := s.grant(ctx, e.AppID, e.OpenID, e.TemplateID, now, SourceEvent)
 			if err != nil || c == nil {
@@ -396,7 +397,7 @@ func (s *Service) handleEvent(ctx context.Context, e *wxnotify.Event, now time.T
 		if e.TemplateID == "" {
 			return nil
 		}
-		if e.Status == string(wxnotify.SubscribeAccept) {
+		if choice, _ := wxnotify.ParseSubscribeChoice(e.Status); choice == wxnotify.SubscribeAccept {
 			// The user turned the template back on in the settings page: a
 			// long-term subscription lives again; a one-time template only
 			// may be asked for again, which grants nothing yet.
@@ -505,7 +506,7 @@ func validateID(field, v string) error {
 	} else if len(v) > MaxIDLen {
 		return wxnotify.FieldErrorf(field, "longer than %d bytes", MaxIDLen)
 	}
-	return nil
+	return wxnotify.CheckText(field, v)
 }
 
 func validateEvent(e *wxnotify.Event) error {

@@ -217,11 +217,12 @@ func TestService_RecordSubscribeResult(t *testing.T) {
 			ctx := t.Context()
 			if err := tb.svc.RecordSubscribeResult(ctx, appID, openID, map[string]wxnotify.SubscribeChoice{
 				"errMsg": "requestSubscribeMessage:ok", "A": "accept", "B": "reject", "C": "ban", "D": "filter",
+				"E": "acceptWithAudio", // an acceptance with a voice reminder
 			}, ""); err != nil {
 				t.Fatal(err)
 			}
 			tb.svc.RecordSubscribeResult(ctx, appID, openID, map[string]wxnotify.SubscribeChoice{"A": "accept", "B": "accept"}, "")
-			checkStocks(t, tb, "subscribe/A uses=2 rej=0", "subscribe/B uses=1 rej=1")
+			checkStocks(t, tb, "subscribe/A uses=2 rej=0", "subscribe/B uses=1 rej=1", "subscribe/E uses=1 rej=0")
 			for _, want := range []string{"A", "A", "B"} {
 				c, err := tb.svc.SpendCredit(ctx, appID, openID, want)
 				if err != nil || c.TemplateID != want || !c.ExpiresAt.IsZero() {

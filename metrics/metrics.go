@@ -27,6 +27,9 @@ type Metrics struct {
 	jobRuns      *prometheus.CounterVec
 	jobSeconds   *prometheus.HistogramVec
 	clockSkew    prometheus.Gauge
+	httpRequests *prometheus.CounterVec
+	httpSeconds  *prometheus.HistogramVec
+	webhookTries *prometheus.CounterVec
 }
 
 // QueueCounter counts messages per state, for the queue-depth gauge; it is
@@ -66,13 +69,51 @@ func New(queue QueueCounter, logger *slog.Logger) *Metrics {
 		Name: "wxnotify_clock_skew_seconds",
 		Help: "How far this instance's clock is ahead of the database's (negative: behind). The queue uses the database's.",
 	})
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_http_requests_total",
+		Help: "HTTP requests answered by this instance, by route (the ServeMux pattern, never the raw path) and status code.",
+	}, []string{"route", "code"})
+	m.httpSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wxnotify_http_request_seconds",
+		Help:    "How long this instance took to answer HTTP requests, by route (the ServeMux pattern).",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60},
+	}, []string{"route"})
+	m.webhookTries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wxnotify_webhook_attempts_total",
+		Help: "Webhook delivery attempts by this instance, by result (delivered, retry, dead).",
+	}, []string{"result"})
+	for _, r := range []string{"delivered", "retry", "dead"} {
+		m.webhookTries.WithLabelValues(r)
+	}
 	m.Registry.MustRegister(m.messages, m.sendLatency, m.wechatErrors, m.tokenRefresh, m.jobRuns, m.jobSeconds, m.clockSkew,
+		m.httpRequests, m.httpSeconds, m.webhookTries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queue != nil {
 		m.Registry.MustRegister(&queueCollector{count: queue, logger: logger,
-			desc: prometheus.NewDesc("wxnotify_queue_messages", "Messages in the database by state (queue depth: queued, waiting_credit, sending).", []string{"state"}, nil)})
+			desc: prometheus.NewDesc("wxnotify_queue_messages", "Messages waiting to be sent, by state (queued, waiting_credit, sending); every state is present, 0 when empty. Terminal outcomes are wxnotify_messages_total.", []string{"state"}, nil)})
 	}
 	return m
+}
+
+// HTTPRequest counts one answered request by its route pattern.
+func (m *Metrics) HTTPRequest(route string, code int, took time.Duration) {
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.httpSeconds.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// WebhookAttempt counts one webhook delivery attempt: delivered, retry or
+// dead.
+func (m *Metrics) WebhookAttempt(result string) { m.webhookTries.WithLabelValues(result).Inc() }
+
+// OutboxCounter counts the webhook outbox's rows per state (pending,
+// dead), read at scrape time.
+type OutboxCounter func(ctx context.Context) (map[string]int64, error)
+
+// RegisterWebhookOutbox adds wxnotify_webhook_outbox_events: the outbox's
+// events by state, pending and dead always present.
+func (m *Metrics) RegisterWebhookOutbox(count OutboxCounter, logger *slog.Logger) {
+	m.Registry.MustRegister(&stateCollector{count: count, logger: logger, states: []string{"pending", "dead"},
+		desc: prometheus.NewDesc("wxnotify_webhook_outbox_events", "Webhook events in the outbox, by state: pending (not delivered yet: its depth) and dead (gave up; replay them through POST /v1/webhooks/{id}/deliveries/replay).", []string{"state"}, nil)})
 }
 
 // JobRun counts one run of a scheduled job.
@@ -160,26 +201,47 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
+// queueCollector is the queue-depth gauge: the non-terminal states only,
+// each present.
 type queueCollector struct {
 	count  QueueCounter
 	desc   *prometheus.Desc
 	logger *slog.Logger
 }
 
+// QueueStates are the states of wxnotify_queue_messages: those of a message
+// not yet ended (wxnotify.MessageState's non-terminal ones).
+var QueueStates = []string{"queued", "waiting_credit", "sending"}
+
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	(&stateCollector{count: QueueCounter(c.count), desc: c.desc, logger: c.logger, states: QueueStates}).Collect(ch)
+}
+
+// stateCollector is a gauge by state of counts read at scrape time: the
+// listed states only, each present (0 when absent from the counts).
+type stateCollector struct {
+	count  func(ctx context.Context) (map[string]int64, error)
+	desc   *prometheus.Desc
+	logger *slog.Logger
+	states []string
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	counts, err := c.count(ctx)
 	if err != nil {
 		if c.logger != nil {
-			c.logger.Error("metrics: count messages", "err", err)
+			c.logger.Error("metrics: count by state", "metric", c.desc.String(), "err", err)
 		}
 		return
 	}
-	for state, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	for _, state := range c.states {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[state]), state)
 	}
 }
 

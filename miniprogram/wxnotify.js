@@ -1,9 +1,11 @@
 /**
  * wxnotify.js — mini-program helper for a wxnotify server.
  *
- * Copy this file into your mini program and require it from pages:
+ * Install it from npm (`npm install @wxnotify/miniprogram`, then DevTools'
+ * 构建 npm) or copy this one file into your mini program, and require it
+ * from pages:
  *
- *   const wxnotify = require('../../utils/wxnotify.js')
+ *   const wxnotify = require('@wxnotify/miniprogram')   // or require('../../utils/wxnotify.js')
  *   const client = wxnotify.create({ baseURL: 'https://notify.example.com', appId: 'wx0123456789abcdef' })
  *   await client.login()                          // wx.login → session, cached in storage
  *   client.reportFormIds(e.detail.formId)         // from <form report-submit>; batched, debounced
@@ -12,16 +14,32 @@
  *
  * The user is always the one the session names: never send an openid (the
  * server refuses bodies that do). Sessions are cached with
- * wx.setStorageSync and renewed with wx.login on a 401. The base URL's
- * domain must be listed in the mini program's request legal domains.
+ * setStorageSync and renewed with login on a 401. The base URL's domain
+ * must be listed in the mini program's request legal domains.
+ *
+ * The platform is injectable, so the helper runs under uni-app and Taro as
+ * well as in a native mini program: `wx` takes any object with wx's API
+ * (`uni`, `Taro`), and `request`, `login`, `requestSubscribeMessage` and
+ * `storage` replace single functions. Each function is called as wx's is,
+ * with success and fail callbacks; one that returns a Promise instead
+ * (Taro.request, a promisified uni API) works too.
  *
  * Every method returns a Promise. A failed call rejects with an Error whose
  * `code` is the server's error code (invalid, unauthorized, rate_limited,
  * unavailable, …), `status` the HTTP status, and `field` the input at fault.
+ * The session token is never put in an error or a log.
+ *
+ * wxnotify.d.ts beside this file declares the whole API for TypeScript.
  */
 
 var MOCK_FORM_ID = 'the formId is a mock one' // what DevTools reports instead of a form_id
 var MAX_FORM_IDS = 100 // per request, as the server allows
+
+// codeOfStatus is the error code of an answer whose body is not wxnotify's
+// (a proxy's error page), as the Go client reads one.
+function codeOfStatus(status) {
+  return { 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited', 503: 'unavailable' }[status] || 'internal'
+}
 
 function WxnotifyError(message, code, status, field) {
   var e = new Error(message)
@@ -33,19 +51,60 @@ function WxnotifyError(message, code, status, field) {
 }
 
 /**
+ * callPlatform calls fn (wx.request, wx.login, …) with opts plus success
+ * and fail callbacks, and settles once: from the callbacks, or from the
+ * Promise fn returns where it returns one (Taro's and uni-app's promisified
+ * APIs), whichever comes first.
+ */
+function callPlatform(fn, opts) {
+  return new Promise(function (resolve, reject) {
+    var settled = false
+    function ok(v) { if (!settled) { settled = true; resolve(v) } }
+    function fail(e) { if (!settled) { settled = true; reject(e) } }
+    var args = {}
+    Object.keys(opts).forEach(function (k) { args[k] = opts[k] })
+    args.success = ok
+    args.fail = fail
+    var r
+    try {
+      r = fn(args)
+    } catch (e) {
+      return fail(e)
+    }
+    if (r && typeof r.then === 'function') r.then(ok, fail)
+  })
+}
+
+/**
  * create returns a client for one app.
  *
  * options.baseURL     the wxnotify server, e.g. 'https://notify.example.com' (required)
  * options.appId       the mini program's appid (required)
  * options.storageKey  where the session is cached (default 'wxnotify_session')
  * options.debounceMs  how long reportFormIds waits to batch (default 1000)
- * options.wx          the wx object (default the global wx; for tests)
+ * options.wx          an object with wx's API: wx, uni or Taro (default the
+ *                     global wx, else the global uni)
+ * options.request     replaces wx.request ({url, method, data, header, dataType, success, fail})
+ * options.login       replaces wx.login ({success({code}), fail})
+ * options.requestSubscribeMessage  replaces wx.requestSubscribeMessage ({tmplIds, success, fail})
+ * options.storage     replaces the storage: {getStorageSync, setStorageSync, removeStorageSync}
  */
 function create(options) {
   var o = options || {}
   if (!o.baseURL || !o.appId) throw new Error('wxnotify: baseURL and appId are required')
-  var wxo = o.wx || (typeof wx !== 'undefined' ? wx : null)
-  if (!wxo) throw new Error('wxnotify: no wx object')
+  var api = o.wx || (typeof wx !== 'undefined' ? wx : null) || (typeof uni !== 'undefined' ? uni : null)
+  function platform(name) {
+    if (typeof o[name] === 'function') return o[name]
+    if (api && typeof api[name] === 'function') return function (args) { return api[name](args) }
+    throw new Error('wxnotify: no ' + name + ': pass options.wx (wx, uni or Taro) or options.' + name)
+  }
+  var request = platform('request')
+  var wxLogin = platform('login')
+  var subscribe = o.requestSubscribeMessage || (api && api.requestSubscribeMessage ? platform('requestSubscribeMessage') : null)
+  var storage = o.storage || api
+  if (!storage || typeof storage.getStorageSync !== 'function') {
+    throw new Error('wxnotify: no storage: pass options.wx (wx, uni or Taro) or options.storage')
+  }
   var base = o.baseURL.replace(/\/+$/, '') + '/mp/v1/apps/' + o.appId
   var storageKey = o.storageKey || 'wxnotify_session'
   var debounceMs = o.debounceMs == null ? 1000 : o.debounceMs
@@ -59,7 +118,7 @@ function create(options) {
 
   function cached() {
     try {
-      var s = wxo.getStorageSync(storageKey)
+      var s = storage.getStorageSync(storageKey)
       // Renew a minute early, so a request never carries a token that
       // expires in flight.
       if (s && s.token && s.expiresAt - 60000 > now()) return s
@@ -68,46 +127,45 @@ function create(options) {
   }
 
   function forget() {
-    try { wxo.removeStorageSync(storageKey) } catch (e) { /* ignore */ }
+    try { storage.removeStorageSync(storageKey) } catch (e) { /* ignore */ }
   }
 
   function send(method, path, data, token) {
-    return new Promise(function (resolve, reject) {
-      var header = { 'Content-Type': 'application/json' }
-      if (token) header.Authorization = 'Bearer ' + token
-      wxo.request({
-        url: base + path,
-        method: method,
-        data: data,
-        header: header,
-        dataType: 'json',
-        success: function (res) {
-          if (res.statusCode >= 200 && res.statusCode < 300) return resolve(res.data)
-          var err = (res.data && res.data.error) || {}
-          reject(WxnotifyError(err.message || ('HTTP ' + res.statusCode), err.code || 'internal', res.statusCode, err.field))
-        },
-        fail: function (e) {
-          reject(WxnotifyError((e && e.errMsg) || 'request failed', 'unavailable', 0))
-        }
-      })
+    var header = { 'Content-Type': 'application/json' }
+    if (token) header.Authorization = 'Bearer ' + token
+    return callPlatform(request, {
+      url: base + path,
+      method: method,
+      data: data,
+      header: header,
+      dataType: 'json'
+    }).then(function (res) {
+      res = res || {}
+      var status = res.statusCode != null ? res.statusCode : res.status // status: some platforms' request
+      var body = res.data
+      if (typeof body === 'string' && body !== '') {
+        try { body = JSON.parse(body) } catch (e) { /* not JSON: a proxy's page */ }
+      }
+      if (status >= 200 && status < 300) return body
+      var err = (body && body.error) || {}
+      throw WxnotifyError(err.message || ('HTTP ' + status), err.code || codeOfStatus(status), status, err.field)
+    }, function (e) {
+      throw WxnotifyError((e && e.errMsg) || 'request failed', 'unavailable', 0)
     })
   }
 
   /** login runs wx.login and exchanges its code for a session (cached). */
   function login() {
     if (loggingIn) return loggingIn
-    loggingIn = new Promise(function (resolve, reject) {
-      wxo.login({
-        success: function (r) {
-          if (!r.code) return reject(WxnotifyError('wx.login gave no code', 'unavailable', 0))
-          send('POST', '/login', { code: r.code }).then(function (body) {
-            var s = { token: body.session_token, expiresAt: Date.parse(body.expires_at) }
-            try { wxo.setStorageSync(storageKey, s) } catch (e) { /* keep it in memory only */ }
-            resolve(s)
-          }, reject)
-        },
-        fail: function (e) { reject(WxnotifyError((e && e.errMsg) || 'wx.login failed', 'unavailable', 0)) }
-      })
+    loggingIn = callPlatform(wxLogin, {}).then(function (r) {
+      if (!r || !r.code) throw WxnotifyError('login gave no code', 'unavailable', 0)
+      return send('POST', '/login', { code: r.code })
+    }, function (e) {
+      throw WxnotifyError((e && e.errMsg) || 'login failed', 'unavailable', 0)
+    }).then(function (body) {
+      var s = { token: body.session_token, expiresAt: Date.parse(body.expires_at) }
+      try { storage.setStorageSync(storageKey, s) } catch (e) { /* keep it in memory only */ }
+      return s
     })
     var done = function () { loggingIn = null }
     loggingIn.then(done, done)
@@ -172,22 +230,19 @@ function create(options) {
    * once the server recorded it; must be called from a tap handler.
    */
   function requestSubscribe(tmplIds) {
-    return new Promise(function (resolve, reject) {
-      wxo.requestSubscribeMessage({
-        tmplIds: tmplIds,
-        success: resolve,
-        fail: function (e) {
-          reject(WxnotifyError((e && e.errMsg) || 'requestSubscribeMessage failed', 'invalid', 0, e && String(e.errCode)))
-        }
-      })
-    }).then(function (res) {
+    if (!subscribe) {
+      return Promise.reject(WxnotifyError('no requestSubscribeMessage: pass options.wx or options.requestSubscribeMessage', 'invalid', 0))
+    }
+    return callPlatform(subscribe, { tmplIds: tmplIds }).then(function (res) {
       var answers = {}
-      Object.keys(res).forEach(function (k) {
+      Object.keys(res || {}).forEach(function (k) {
         if (k === 'errMsg' || k === 'errCode') return
         answers[k] = res[k]
       })
       if (Object.keys(answers).length === 0) return res
       return call('POST', '/subscriptions', answers).then(function () { return res })
+    }, function (e) {
+      throw WxnotifyError((e && e.errMsg) || 'requestSubscribeMessage failed', 'invalid', 0, e && e.errCode != null ? String(e.errCode) : undefined)
     })
   }
 
@@ -206,4 +261,11 @@ function create(options) {
   }
 }
 
-module.exports = { create: create, MOCK_FORM_ID: MOCK_FORM_ID }
+/** isWxnotifyError tells an error of this helper from any other. */
+function isWxnotifyError(e) {
+  return !!e && e.name === 'WxnotifyError' && typeof e.code === 'string'
+}
+
+module.exports = { create: create, isWxnotifyError: isWxnotifyError, MOCK_FORM_ID: MOCK_FORM_ID }
+module.exports.default = module.exports // import wxnotify from '@wxnotify/miniprogram'
+

@@ -18,6 +18,7 @@ var (
 type BroadcastService struct {
 	CreateBroadcastFunc   func(ctx context.Context, b *wxnotify.Broadcast, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) error
 	FindBroadcastByIDFunc func(ctx context.Context, id int64) (*wxnotify.Broadcast, error)
+	FindBroadcastsFunc    func(ctx context.Context, f wxnotify.BroadcastFilter) ([]*wxnotify.Broadcast, error)
 }
 
 func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broadcast, recipients iter.Seq2[wxnotify.BroadcastRecipient, error]) error {
@@ -26,6 +27,10 @@ func (s *BroadcastService) CreateBroadcast(ctx context.Context, b *wxnotify.Broa
 
 func (s *BroadcastService) FindBroadcastByID(ctx context.Context, id int64) (*wxnotify.Broadcast, error) {
 	return s.FindBroadcastByIDFunc(ctx, id)
+}
+
+func (s *BroadcastService) FindBroadcasts(ctx context.Context, f wxnotify.BroadcastFilter) ([]*wxnotify.Broadcast, error) {
+	return s.FindBroadcastsFunc(ctx, f)
 }
 
 // ScheduleService is a wxnotify.ScheduleService whose methods call the Func
@@ -69,6 +74,17 @@ type WebhookService struct {
 	CreateWebhookFunc func(ctx context.Context, w *wxnotify.Webhook) error
 	FindWebhooksFunc  func(ctx context.Context) ([]*wxnotify.Webhook, error)
 	DeleteWebhookFunc func(ctx context.Context, id int64) error
+
+	FindWebhookDeliveriesFunc   func(ctx context.Context, webhookID int64, f wxnotify.WebhookDeliveryFilter) ([]*wxnotify.WebhookDelivery, error)
+	ReplayWebhookDeliveriesFunc func(ctx context.Context, webhookID int64, ids []int64) (int64, error)
+}
+
+func (s *WebhookService) FindWebhookDeliveries(ctx context.Context, webhookID int64, f wxnotify.WebhookDeliveryFilter) ([]*wxnotify.WebhookDelivery, error) {
+	return s.FindWebhookDeliveriesFunc(ctx, webhookID, f)
+}
+
+func (s *WebhookService) ReplayWebhookDeliveries(ctx context.Context, webhookID int64, ids []int64) (int64, error) {
+	return s.ReplayWebhookDeliveriesFunc(ctx, webhookID, ids)
 }
 
 func (s *WebhookService) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error {

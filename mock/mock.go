@@ -18,6 +18,7 @@ type TokenService struct {
 	TokenFunc      func(ctx context.Context, appID string) (*wxnotify.AccessToken, error)
 	InvalidateFunc func(ctx context.Context, appID string, token wxnotify.Secret) (*wxnotify.AccessToken, error)
 	StatusFunc     func(ctx context.Context, appID string) (*wxnotify.TokenStatus, error)
+	RefreshFunc    func(ctx context.Context, appID string) (*wxnotify.TokenStatus, error)
 }
 
 func (s *TokenService) Token(ctx context.Context, appID string) (*wxnotify.AccessToken, error) {
@@ -30,6 +31,10 @@ func (s *TokenService) Invalidate(ctx context.Context, appID string, token wxnot
 
 func (s *TokenService) Status(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
 	return s.StatusFunc(ctx, appID)
+}
+
+func (s *TokenService) Refresh(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
+	return s.RefreshFunc(ctx, appID)
 }
 
 // APIKeyService is a wxnotify.APIKeyService whose methods call the Func fields.

@@ -49,6 +49,7 @@ const NoCreditError = "no usable credit"
 //	  ╰── cancel ──▶ cancelled      queued/waiting past expires_at ──▶ expired
 //	queued/waiting of a template deleted on WeChat ──▶ failed
 //	sending with an expired lease ──recover──▶ ambiguous ──sent event──▶ delivered | failed
+//	failed | no_credit | expired ──retry (an operator)──▶ queued
 var moves = map[wxnotify.MessageState][]wxnotify.MessageState{
 	wxnotify.MessageQueued: {wxnotify.MessageSending, wxnotify.MessageWaitingCredit, wxnotify.MessageNoCredit,
 		wxnotify.MessageExpired, wxnotify.MessageCancelled, wxnotify.MessageFailed},
@@ -57,6 +58,10 @@ var moves = map[wxnotify.MessageState][]wxnotify.MessageState{
 	wxnotify.MessageSending: {wxnotify.MessageDelivered, wxnotify.MessageFailed, wxnotify.MessageNoCredit,
 		wxnotify.MessageAmbiguous, wxnotify.MessageQueued},
 	wxnotify.MessageAmbiguous: {wxnotify.MessageDelivered, wxnotify.MessageFailed},
+	// Retry only (wxnotify.MessageState.Retryable).
+	wxnotify.MessageFailed:   {wxnotify.MessageQueued},
+	wxnotify.MessageNoCredit: {wxnotify.MessageQueued},
+	wxnotify.MessageExpired:  {wxnotify.MessageQueued},
 }
 
 // CanMove reports whether the state machine allows a message in from to
@@ -275,6 +280,21 @@ func (p *ClaimParams) Validate() error {
 		return fmt.Errorf("queue: claim: LeaseUntil %v not after Now %v", p.LeaseUntil, p.Now)
 	}
 	return nil
+}
+
+// NextDue returns how long until the earliest queued message is due, on
+// the database's clock: 0 or less when one is due now (but may not be
+// claimable, its credit busy), and ok false when none is queued.
+func (q *Queue) NextDue(ctx context.Context) (wait time.Duration, ok bool, err error) {
+	now, err := clock(ctx, q.Store, time.Time{})
+	if err != nil {
+		return 0, false, err
+	}
+	next, err := q.Store.MessageNextDue(ctx, now)
+	if err != nil || next.IsZero() {
+		return 0, false, err
+	}
+	return next.Sub(now), true, nil
 }
 
 // Claim claims up to Limit due messages (queued, run_at <= Now, not
@@ -516,7 +536,7 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 			}
 			credits.add(m, p.KillCreditReason, p.RefundCredit)
 			if m.State == string(wxnotify.MessageDelivered) {
-				sends.add(m.AppID, m.Kind, cmp.Or(p.Now, dbNow))
+				sends.add(m.AppID, m.Kind, p.Holder, cmp.Or(p.Now, dbNow))
 			}
 			if wxnotify.MessageState(m.State).Terminal() {
 				e.add(m, a)
@@ -545,11 +565,11 @@ func (q *Queue) Finish(ctx context.Context, ps []*FinishParams) ([]bool, error) 
 // for the daily send limits.
 type dailySends map[store.DailySend]int64
 
-func (d *dailySends) add(appID, kind string, at time.Time) {
+func (d *dailySends) add(appID, kind, holder string, at time.Time) {
 	if *d == nil {
 		*d = dailySends{}
 	}
-	(*d)[store.DailySend{AppID: appID, Kind: kind, Day: wxnotify.QuotaDay(at)}]++
+	(*d)[store.DailySend{AppID: appID, Kind: kind, Holder: holder, Day: wxnotify.QuotaDay(at)}]++
 }
 
 func (d dailySends) list() []*store.DailySend {
@@ -864,6 +884,67 @@ func (q *Queue) Cancel(ctx context.Context, id int64, now time.Time) (*store.Mes
 		return row, store.ErrConflict
 	case err != nil:
 		return nil, fmt.Errorf("cancel message %d: %w", id, err)
+	}
+	return row, nil
+}
+
+// RetryLastError is the last error of a message an operator retried, until
+// its next attempt.
+const RetryLastError = "retried by an operator"
+
+// Retry sends a failed, no_credit or expired message again, in one
+// transaction: it becomes queued, due at now, with Attempts 0 (the
+// max_attempts budget starts again), no credit (its claim reserves a fresh
+// one, as for a new message) and, when it had an expiry, a fresh one: its
+// original time to live (expires_at − created_at, DefaultMessageTTL if that
+// is not positive) from now. Its attempts so far stay in its history, its
+// idempotency key and broadcast stay. It writes no outcome: the message
+// has not ended. Returns store.ErrNotFound, or store.ErrConflict with the
+// current row when its state is not one of those. now zero is the
+// database's clock.
+func (q *Queue) Retry(ctx context.Context, id int64, now time.Time) (*store.Message, error) {
+	var row *store.Message
+	err := store.InTx(ctx, q.Store, func(tx store.Executor) error {
+		now, err := clock(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		m, err := tx.MessageLock(ctx, id)
+		if err != nil {
+			return err
+		}
+		row = m
+		st := wxnotify.MessageState(m.State)
+		if !st.Retryable() || !CanMove(st, wxnotify.MessageQueued) {
+			return store.ErrConflict
+		}
+		if m.CreditID != 0 {
+			// An ended message holds no credit; should one remain, it
+			// is given back rather than spent by the new attempt.
+			if err := tx.CreditRefund(ctx, m.CreditID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("credit %d: %w", m.CreditID, err)
+			}
+		}
+		var expires time.Time
+		if !m.ExpiresAt.IsZero() {
+			ttl := m.ExpiresAt.Sub(m.CreatedAt)
+			if ttl <= 0 {
+				ttl = wxnotify.DefaultMessageTTL
+			}
+			expires = now.Add(ttl)
+		}
+		row, err = tx.MessageRequeue(ctx, &store.MessageRequeueParams{
+			ID: m.ID, RunAt: now, ExpiresAt: expires, LastError: RetryLastError, Now: now,
+		})
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, store.ErrNotFound
+	case errors.Is(err, store.ErrConflict):
+		return row, store.ErrConflict
+	case err != nil:
+		return nil, fmt.Errorf("retry message %d: %w", id, err)
 	}
 	return row, nil
 }

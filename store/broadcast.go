@@ -24,11 +24,20 @@ type Broadcast struct {
 	// Spec is the broadcast's template fields (kind, data, page, …) as
 	// JSON; the store keeps it opaque.
 	Spec      []byte
-	State     string // accepting, accepted, aborted
+	State     string // accepting, accepted, aborted, finished
 	Accepted  int64
 	Error     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// IdempotencyKey is the caller's key ("" for none); unique per app.
+	IdempotencyKey string
+	// Fingerprint identifies the request that stored the broadcast,
+	// written when its upload ended (BroadcastFinish); nil before.
+	Fingerprint []byte
+	// Counts are its messages by state, as a JSON object, written when
+	// it finished (BroadcastFinishDone); nil before.
+	Counts     []byte
+	FinishedAt time.Time
 }
 
 // BroadcastInsertParams are the fields of a new broadcast.
@@ -36,7 +45,26 @@ type BroadcastInsertParams struct {
 	AppID      string
 	TemplateID string
 	Spec       []byte
-	Now        time.Time
+	// IdempotencyKey, when not "", must be new for the app: a key used
+	// already is ErrConflict.
+	IdempotencyKey string
+	Now            time.Time
+}
+
+// BroadcastListParams filter BroadcastList.
+type BroadcastListParams struct {
+	AppIDs   []string // nil: every app
+	State    string   // "": every state
+	BeforeID int64    // 0: from the newest
+	Limit    int
+}
+
+// Validate reports a malformed request.
+func (p *BroadcastListParams) Validate() error {
+	if p.Limit <= 0 {
+		return fmt.Errorf("store: broadcast list: Limit %d", p.Limit)
+	}
+	return nil
 }
 
 // BroadcastFinishParams end a broadcast's acceptance.
@@ -45,7 +73,10 @@ type BroadcastFinishParams struct {
 	State    string // accepted or aborted
 	Accepted int64
 	Error    string
-	Now      time.Time
+	// Fingerprint identifies the request (the idempotency check of a
+	// retry compares it); nil keeps none.
+	Fingerprint []byte
+	Now         time.Time
 }
 
 // Validate reports a malformed request.
@@ -173,6 +204,29 @@ type WebhookOutbox struct {
 	LeaseUntil    time.Time
 	LastError     string
 	CreatedAt     time.Time
+}
+
+// WebhookOutboxListParams filter WebhookOutboxList.
+type WebhookOutboxListParams struct {
+	WebhookID int64
+	State     string // pending, dead; "": both
+	BeforeID  int64  // 0: from the newest
+	Limit     int
+}
+
+// Validate reports a malformed request.
+func (p *WebhookOutboxListParams) Validate() error {
+	if p.Limit <= 0 {
+		return fmt.Errorf("store: webhook outbox list: Limit %d", p.Limit)
+	}
+	return nil
+}
+
+// WebhookOutboxReplayParams send dead outbox rows again.
+type WebhookOutboxReplayParams struct {
+	WebhookID int64
+	IDs       []int64 // nil: every dead row of the webhook
+	Now       time.Time
 }
 
 // WebhookOutboxClaimParams ask for due outbox rows.

@@ -8,7 +8,10 @@ type DailySend struct {
 	AppID string
 	Day   string // YYYY-MM-DD
 	Kind  string // "subscribe" or "template"
-	Sent  int64
+	// Holder is the instance that counted (its own rows, so instances
+	// never wait on one another's counter); DailySendList sums over it.
+	Holder string
+	Sent   int64
 }
 
 // Validate reports a malformed counter increment.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -213,6 +214,18 @@ type Executor interface {
 	BroadcastAbortStale(ctx context.Context, before, now time.Time) (int64, error)
 	// BroadcastGet returns one broadcast, or ErrNotFound.
 	BroadcastGet(ctx context.Context, id int64) (*Broadcast, error)
+	// BroadcastGetByKey returns the app's broadcast stored under an
+	// idempotency key, or ErrNotFound.
+	BroadcastGetByKey(ctx context.Context, appID, key string) (*Broadcast, error)
+	// BroadcastList returns up to p.Limit broadcasts of p.AppIDs (nil: of
+	// every app) in p.State ("" any), with ids below p.BeforeID (0: any),
+	// newest first. Returns an error if p.Validate fails.
+	BroadcastList(ctx context.Context, p *BroadcastListParams) ([]*Broadcast, error)
+	// BroadcastFinishDone moves every accepted broadcast none of whose
+	// messages is queued, waiting_credit or sending to "finished", with
+	// Counts set to its messages by state and FinishedAt to now, and
+	// returns their ids in order. Aborted broadcasts keep their state.
+	BroadcastFinishDone(ctx context.Context, now time.Time) ([]int64, error)
 
 	// ScheduleInsert stores a new schedule and returns its id. Returns
 	// ErrNotFound if the app does not exist. Schedules go with AppDelete.
@@ -268,6 +281,15 @@ type Executor interface {
 	// the row; Dead keeps it as "dead", never claimed again; otherwise it
 	// is due again at NextAttemptAt. The lease is released.
 	WebhookOutboxFinish(ctx context.Context, p *WebhookOutboxFinishParams) (bool, error)
+	// WebhookOutboxList returns up to p.Limit outbox rows of one webhook
+	// in p.State ("" any), with ids below p.BeforeID (0: any), newest
+	// first. Returns an error if p.Validate fails.
+	WebhookOutboxList(ctx context.Context, p *WebhookOutboxListParams) ([]*WebhookOutbox, error)
+	// WebhookOutboxReplay makes the webhook's dead rows (those of p.IDs;
+	// nil: all of them) pending again, due at p.Now with Attempts 0 and
+	// LastError kept, and returns how many. Rows that are not dead or not
+	// the webhook's are left alone.
+	WebhookOutboxReplay(ctx context.Context, p *WebhookOutboxReplayParams) (int64, error)
 	// WebhookOutboxCounts counts outbox rows per state ("pending", "dead")
 	// of one webhook, or of all when webhookID is 0.
 	WebhookOutboxCounts(ctx context.Context, webhookID int64) (map[string]int64, error)
@@ -324,12 +346,33 @@ type Executor interface {
 	// credit to kill or refund. Returns an error, changing nothing, if an
 	// element fails Validate.
 	MessageUpdateMany(ctx context.Context, ps []*MessageUpdateParams) ([]*Message, error)
+	// MessageRequeue makes one message queued again, unconditionally (the
+	// caller has locked it and checked its state): due at p.RunAt, expiring
+	// at p.ExpiresAt, Attempts 0, no credit, no claim, LastError set. Its
+	// attempts stay. Returns the row as it is after, or ErrNotFound.
+	MessageRequeue(ctx context.Context, p *MessageRequeueParams) (*Message, error)
 	// MessageRequeueWaiting moves waiting_credit messages whose user now
 	// has a usable credit to queued, and returns how many. A credit is
 	// usable for a message as for CreditReserveMany: p.SubscribeKinds of
 	// the message's template for subscribe messages, p.TemplateKinds of
 	// any template for legacy ones, expiring after p.Cutoff.
 	MessageRequeueWaiting(ctx context.Context, p *MessageRequeueWaitingParams) (int64, error)
+	// MessageNextDue returns the earliest due time of a queued message that
+	// has not expired at now (zero: none), so an idle claimer can sleep
+	// until then.
+	MessageNextDue(ctx context.Context, now time.Time) (time.Time, error)
+	// RateTake refills the bucket p.Key at p.Rate a second (up to p.Burst)
+	// since its last use, on the database's clock, and takes up to p.Want
+	// whole tokens from it, atomically across instances.
+	RateTake(ctx context.Context, p *RateTakeParams) (RateTaken, error)
+	// SeenAdd records key until expires and reports true, or false when key
+	// was recorded before and has not expired at now: one answer for every
+	// instance (a replay guard).
+	SeenAdd(ctx context.Context, key string, now, expires time.Time) (bool, error)
+	// SeenRemove forgets key (its first sighting could not be handled).
+	SeenRemove(ctx context.Context, key string) error
+	// SeenPurge deletes the keys expired at now.
+	SeenPurge(ctx context.Context, now time.Time) (int64, error)
 	// DailySendAdd adds each d.Sent to the counter of (AppID, Day, Kind),
 	// creating it; a counter of an app that does not exist is ErrNotFound.
 	DailySendAdd(ctx context.Context, ds []*DailySend) error
@@ -354,6 +397,34 @@ type Executor interface {
 	// updated before the given time, at most limit of them, and returns
 	// how many: the retention job.
 	MessagePurge(ctx context.Context, before time.Time, limit int) (int64, error)
+
+	// Audit log and the dashboard's history
+
+	// AuditInsert stores an audit entry and returns its id. Returns an
+	// error if e.Validate fails.
+	AuditInsert(ctx context.Context, e *AuditEntry) (int64, error)
+	// AuditList lists entries by id descending within the filter.
+	AuditList(ctx context.Context, p *AuditListParams) ([]*AuditEntry, error)
+
+	// HistoryCountOutcomes counts terminal messages (delivered, failed,
+	// no_credit, expired, cancelled, ambiguous) whose updated_at lies in
+	// [from, to), per minute (UTC, truncated) and state (Key), ordered by
+	// minute then state.
+	HistoryCountOutcomes(ctx context.Context, from, to time.Time) ([]*HistoryCount, error)
+	// HistoryCountErrcodes counts attempts with a non-zero errcode whose
+	// time lies in [from, to), per minute and errcode (Key, in decimal),
+	// ordered by minute then errcode.
+	HistoryCountErrcodes(ctx context.Context, from, to time.Time) ([]*HistoryCount, error)
+	// HistoryUpsertMany stores points, replacing the value of a point that
+	// exists (same Resolution, Series, Bucket, Key). Returns an error,
+	// storing nothing, if a point fails Validate.
+	HistoryUpsertMany(ctx context.Context, ps []*HistoryPoint) error
+	// HistoryDelete deletes the points of p's series in [From, To) (From
+	// zero: from the first) and returns how many.
+	HistoryDelete(ctx context.Context, p *HistoryRangeParams) (int64, error)
+	// HistoryList returns the points of p's series in [From, To), ordered
+	// by bucket, series, key.
+	HistoryList(ctx context.Context, p *HistoryRangeParams) ([]*HistoryPoint, error)
 
 	// CreditReserveMany takes one use of a credit for each p, in order, so
 	// that each sees the uses taken before it: the oldest usable credit (by
@@ -405,4 +476,16 @@ func InTx(ctx context.Context, e Executor, fn func(tx Executor) error) (err erro
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// DueListener is implemented by drivers whose instances share a database and
+// can tell each other that messages were stored (PostgreSQL LISTEN/NOTIFY):
+// an accept on one instance is claimed by another at once, not at its next
+// poll.
+type DueListener interface {
+	// ListenDue calls wake whenever an instance stored due messages, until
+	// ctx ends. It reconnects by itself, logging the break and calling wake
+	// after each reconnect (a notification may have been missed meanwhile);
+	// polling stays the fallback.
+	ListenDue(ctx context.Context, wake func(), logger *slog.Logger) error
 }

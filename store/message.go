@@ -243,3 +243,23 @@ func NumberAttempts(as []*Attempt, next func(id *int64, n *int) (bool, error)) e
 	}
 	return nil
 }
+
+// MessageRequeueParams send an ended message again (MessageRequeue).
+type MessageRequeueParams struct {
+	ID        int64
+	RunAt     time.Time // the new due time
+	ExpiresAt time.Time // the new expiry; zero: never
+	LastError string
+	Now       time.Time
+}
+
+// Validate reports a malformed requeue.
+func (p *MessageRequeueParams) Validate() error {
+	switch {
+	case p.ID == 0:
+		return fmt.Errorf("store: message requeue: ID required")
+	case p.RunAt.IsZero() || p.Now.IsZero():
+		return fmt.Errorf("store: message requeue %d: RunAt and Now required", p.ID)
+	}
+	return nil
+}

@@ -176,6 +176,30 @@ func (s *Service) Invalidate(ctx context.Context, appID string, rejected wxnotif
 	return &t, nil
 }
 
+// Refresh implements wxnotify.TokenService: the stored token's generation
+// is treated as rejected, so one instance fetches a new one under the lease
+// (a token another instance stored meanwhile is kept). A refresh backing
+// off after a failure is not forced: it reports the failure.
+func (s *Service) Refresh(ctx context.Context, appID string) (*wxnotify.TokenStatus, error) {
+	s.init()
+	_, err, _ := s.flight.Do("refresh\x00"+appID, func() (any, error) {
+		row, err := s.Store.TokenGet(ctx, appID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("get token: %w", err)
+		}
+		var gen int64
+		if row != nil && row.ValueSealed != nil {
+			gen = row.Generation
+			s.reject(appID, gen)
+		}
+		return s.ensure(ctx, appID, gen)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Status(ctx, appID)
+}
+
 // ensure returns a token that is not due for refresh, reading it from the
 // database, refreshing it under the lease, or waiting for another instance's
 // refresh. With rejectedGen > 0 the token of that generation is treated as

@@ -33,9 +33,10 @@ import (
 // which it is kept as dead. Delivery is at least once. Store and Box are
 // required.
 //
-// Each request carries Content-Type: application/json, the signature,
-// X-Wxnotify-Event (the event name) and X-Wxnotify-Delivery (the outbox id,
-// the same on every retry).
+// Each request carries Content-Type: application/json, the Standard
+// Webhooks headers (webhook-id, the same on every retry of the event;
+// webhook-timestamp; webhook-signature) and X-Wxnotify-Event (the event
+// name).
 type Sender struct {
 	Store store.Executor
 	Box   *seal.Box
@@ -53,6 +54,9 @@ type Sender struct {
 	Logger               *slog.Logger
 	// Holder names this instance in claims; random when empty.
 	Holder string
+	// OnAttempt, when set, is told of each attempt's result: delivered,
+	// retry or dead (for the metrics).
+	OnAttempt func(result string)
 
 	Concurrency  int
 	Timeout      time.Duration
@@ -218,14 +222,18 @@ func (s *Sender) claimAndSend(ctx context.Context) (int, error) {
 func (s *Sender) deliver(ctx context.Context, o *store.WebhookOutbox) {
 	err := s.post(ctx, o)
 	f := &store.WebhookOutboxFinishParams{ID: o.ID, Holder: s.Holder, Now: s.Now()}
+	result := "retry"
 	switch {
 	case err == nil:
-		f.Delivered = true
+		f.Delivered, result = true, "delivered"
 	case o.Attempts >= s.MaxAttempts:
-		f.Dead, f.LastError = true, err.Error()
+		f.Dead, f.LastError, result = true, err.Error(), "dead"
 		s.Logger.Warn("webhook event dead: gave up", "outbox_id", o.ID, "webhook_id", o.WebhookID, "attempts", o.Attempts, "err", err)
 	default:
 		f.NextAttemptAt, f.LastError = f.Now.Add(s.backoff(o.Attempts)), err.Error()
+	}
+	if s.OnAttempt != nil {
+		s.OnAttempt(result)
 	}
 	// Record the attempt, retrying through a database outage while the
 	// lease holds: a POST that succeeded but is not recorded would be sent
@@ -278,8 +286,10 @@ func (s *Sender) post(ctx context.Context, o *store.WebhookOutbox) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "wxnotify-webhook/1")
 	req.Header.Set("X-Wxnotify-Event", o.Event)
-	req.Header.Set("X-Wxnotify-Delivery", strconv.FormatInt(o.ID, 10))
-	req.Header.Set(wxnotify.WebhookSignatureHeader, Sign(string(secret), s.Now(), body))
+	id, at := DeliveryID(o.ID), s.Now()
+	req.Header.Set(wxnotify.WebhookIDHeader, id)
+	req.Header.Set(wxnotify.WebhookTimestampHeader, strconv.FormatInt(at.Unix(), 10))
+	req.Header.Set(wxnotify.WebhookSignatureHeader, Sign(string(secret), id, at, body))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", redactURL(o.URL), unwrapURLError(err))
@@ -354,3 +364,7 @@ func privateAddress(ip netip.Addr) bool {
 	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
 }
+
+// DeliveryID is the webhook-id of an outbox row: "evt_" and its id, the
+// same on every attempt, so receivers deduplicate on it.
+func DeliveryID(outboxID int64) string { return "evt_" + strconv.FormatInt(outboxID, 10) }

@@ -14,13 +14,14 @@
 // answer is recorded; anything else is retried with backoff until
 // MaxAttempts, after which the event is kept as dead. An answer that could
 // not be recorded, or an instance that died holding the event, means it is
-// sent again after its lease, with the same X-Wxnotify-Delivery header: a
-// receiver deduplicates on that or on the event's message_id.
+// sent again after its lease, with the same webhook-id header: a receiver
+// deduplicates on that or on the event's message_id.
 //
 // Every request is signed with the webhook's secret (stored sealed, as app
-// secrets are): wxnotify.WebhookSignatureHeader carries a timestamp and an
-// HMAC-SHA256 of it and the raw body (Sign); Verify is the receiver's
-// check.
+// secrets are) as Standard Webhooks specifies (sign.go): webhook-id,
+// webhook-timestamp and webhook-signature, an HMAC-SHA256 of the three
+// with the raw body, verifiable with that specification's libraries;
+// Verify is the same check in Go.
 //
 // The key holder chooses the URL and wxnotify POSTs from inside the
 // network, so the default client (NewHTTPClient) refuses to connect to a
@@ -32,9 +33,10 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -118,9 +120,9 @@ func (s *Service) CreateWebhook(ctx context.Context, w *wxnotify.Webhook) error 
 		return wxnotify.Errorf(wxnotify.ECONFLICT, "app %s has %d webhooks already, the most allowed", w.AppID, len(existing))
 	}
 	if w.Secret == "" {
-		b := make([]byte, 24)
+		b := make([]byte, 32)
 		crand.Read(b)
-		w.Secret = wxnotify.Secret("whsec_" + hex.EncodeToString(b))
+		w.Secret = wxnotify.Secret(SecretPrefix + base64.StdEncoding.EncodeToString(b))
 	}
 	now := time.Now()
 	if s.Now != nil {
@@ -159,18 +161,74 @@ func (s *Service) FindWebhooks(ctx context.Context) ([]*wxnotify.Webhook, error)
 	return out, nil
 }
 
-// DeleteWebhook removes a webhook and its undelivered events.
-func (s *Service) DeleteWebhook(ctx context.Context, id int64) error {
+// webhook returns the caller's webhook: ENOTFOUND when there is none or
+// it is another app's.
+func (s *Service) webhook(ctx context.Context, id int64) (*store.Webhook, error) {
 	row, err := s.Store.WebhookGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
+		return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
 	} else if err != nil {
-		return fmt.Errorf("get webhook: %w", err)
+		return nil, fmt.Errorf("get webhook: %w", err)
 	}
 	if err := wxnotify.CheckAppAccess(ctx, row.AppID); err != nil {
 		if wxnotify.ErrorCode(err) == wxnotify.EFORBIDDEN {
-			return wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
+			return nil, wxnotify.Errorf(wxnotify.ENOTFOUND, "webhook %d not found", id)
 		}
+		return nil, err
+	}
+	return row, nil
+}
+
+// FindWebhookDeliveries lists the webhook's undelivered events.
+func (s *Service) FindWebhookDeliveries(ctx context.Context, webhookID int64, f wxnotify.WebhookDeliveryFilter) ([]*wxnotify.WebhookDelivery, error) {
+	switch f.State {
+	case "", wxnotify.WebhookDeliveryPending, wxnotify.WebhookDeliveryDead:
+	default:
+		return nil, wxnotify.FieldErrorf("state", "unknown state %q: want pending or dead", f.State)
+	}
+	if f.Limit < 0 || f.Limit > wxnotify.MaxWebhookDeliveryPage {
+		return nil, wxnotify.FieldErrorf("limit", "want 1 to %d", wxnotify.MaxWebhookDeliveryPage)
+	}
+	if _, err := s.webhook(ctx, webhookID); err != nil {
+		return nil, err
+	}
+	rows, err := s.Store.WebhookOutboxList(ctx, &store.WebhookOutboxListParams{
+		WebhookID: webhookID, State: f.State, BeforeID: f.BeforeID, Limit: cmp.Or(f.Limit, wxnotify.DefaultWebhookDeliveryPage),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	out := make([]*wxnotify.WebhookDelivery, len(rows))
+	for i, o := range rows {
+		d := &wxnotify.WebhookDelivery{ID: o.ID, WebhookID: o.WebhookID, Event: o.Event, MessageID: o.MessageID, State: o.State,
+			Attempts: o.Attempts, LastError: o.LastError, CreatedAt: o.CreatedAt, Payload: o.Payload}
+		if o.State == wxnotify.WebhookDeliveryPending {
+			d.NextAttemptAt = o.NextAttemptAt
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// ReplayWebhookDeliveries makes dead events of the webhook pending again.
+func (s *Service) ReplayWebhookDeliveries(ctx context.Context, webhookID int64, ids []int64) (int64, error) {
+	if _, err := s.webhook(ctx, webhookID); err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	n, err := s.Store.WebhookOutboxReplay(ctx, &store.WebhookOutboxReplayParams{WebhookID: webhookID, IDs: ids, Now: now})
+	if err != nil {
+		return 0, fmt.Errorf("replay webhook events: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteWebhook removes a webhook and its undelivered events.
+func (s *Service) DeleteWebhook(ctx context.Context, id int64) error {
+	if _, err := s.webhook(ctx, id); err != nil {
 		return err
 	}
 	if err := s.Store.WebhookDelete(ctx, id); errors.Is(err, store.ErrNotFound) {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/internal/testdb"
@@ -69,33 +71,61 @@ func keyCtx(apps ...string) context.Context {
 	return wxnotify.NewContextWithAPIKey(context.Background(), &wxnotify.APIKey{ID: "k", Name: "test", Apps: apps})
 }
 
+// TestSign checks the signature against the Standard Webhooks
+// specification's own test vector and its Go library.
+func TestSign(t *testing.T) {
+	t.Parallel()
+	const (
+		secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		id     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	)
+	at := time.Unix(1614265330, 0)
+	body := []byte(`{"test": 2432232314}`)
+	if got, want := webhook.Sign(secret, id, at, body), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; got != want {
+		t.Fatalf("Sign=%q, want the specification's %q", got, want)
+	}
+	// A secret that is not whsec_ and base64 (chosen before they had to
+	// be) keys the HMAC with its raw bytes: the library's NewWebhookRaw.
+	legacy := "given-secret-given-secret"
+	raw, err := standardwebhooks.NewWebhookRaw([]byte(legacy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set(wxnotify.WebhookIDHeader, id)
+	h.Set(wxnotify.WebhookTimestampHeader, "1614265330")
+	h.Set(wxnotify.WebhookSignatureHeader, webhook.Sign(legacy, id, at, body))
+	if err := raw.VerifyIgnoringTimestamp(body, h); err != nil {
+		t.Fatalf("a legacy secret's signature: %v", err)
+	}
+}
+
 func TestVerify(t *testing.T) {
 	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	now := time.Unix(1_767_225_600, 0)
 	body := []byte(`{"event":"message.delivered"}`)
-	header := webhook.Sign("s3cret-s3cret-s3cret", now, body)
-	if !strings.HasPrefix(header, "t=1767225600,v1=") || len(header) != len("t=1767225600,v1=")+64 {
-		t.Fatalf("header=%q", header)
-	}
+	sig := webhook.Sign(secret, "evt_1", now, body)
 	for _, tc := range []struct {
-		name, secret, header string
-		body                 []byte
-		at                   time.Time
-		want                 error
+		name, secret, id, ts, sigs string
+		body                       []byte
+		at                         time.Time
+		want                       error
 	}{
-		{"OK", "s3cret-s3cret-s3cret", header, body, now, nil},
-		{"OKWithinTolerance", "s3cret-s3cret-s3cret", header, body, now.Add(4 * time.Minute), nil},
-		{"OKSecondV1", "s3cret-s3cret-s3cret", "t=1767225600,v1=00," + header[len("t=1767225600,"):], body, now, nil},
-		{"WrongSecret", "other", header, body, now, webhook.ErrSignatureMismatch},
-		{"BodyChanged", "s3cret-s3cret-s3cret", header, []byte(`{"event":"message.failed"}`), now, webhook.ErrSignatureMismatch},
-		{"Old", "s3cret-s3cret-s3cret", header, body, now.Add(6 * time.Minute), webhook.ErrSignatureExpired},
-		{"Future", "s3cret-s3cret-s3cret", header, body, now.Add(-6 * time.Minute), webhook.ErrSignatureExpired},
-		{"Empty", "s3cret-s3cret-s3cret", "", body, now, webhook.ErrSignatureMissing},
-		{"NoV1", "s3cret-s3cret-s3cret", "t=1767225600", body, now, webhook.ErrSignatureMissing},
-		{"TimestampTampered", "s3cret-s3cret-s3cret", "t=1767225660," + header[len("t=1767225600,"):], body, now, webhook.ErrSignatureMismatch},
+		{"OK", secret, "evt_1", "1767225600", sig, body, now, nil},
+		{"OKWithinTolerance", secret, "evt_1", "1767225600", sig, body, now.Add(4 * time.Minute), nil},
+		{"OKSecondSignature", secret, "evt_1", "1767225600", "v1,AAAA v2,x " + sig, body, now, nil},
+		{"WrongSecret", "whsec_b3RoZXItb3RoZXItb3RoZXItb3RoZXI=", "evt_1", "1767225600", sig, body, now, webhook.ErrSignatureMismatch},
+		{"BodyChanged", secret, "evt_1", "1767225600", sig, []byte(`{"event":"message.failed"}`), now, webhook.ErrSignatureMismatch},
+		{"IDChanged", secret, "evt_2", "1767225600", sig, body, now, webhook.ErrSignatureMismatch},
+		{"Old", secret, "evt_1", "1767225600", sig, body, now.Add(6 * time.Minute), webhook.ErrSignatureExpired},
+		{"Future", secret, "evt_1", "1767225600", sig, body, now.Add(-6 * time.Minute), webhook.ErrSignatureExpired},
+		{"NoSignature", secret, "evt_1", "1767225600", "", body, now, webhook.ErrSignatureMissing},
+		{"NoID", secret, "", "1767225600", sig, body, now, webhook.ErrSignatureMissing},
+		{"TimestampTampered", secret, "evt_1", "1767225660", sig, body, now, webhook.ErrSignatureMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := webhook.Verify(tc.secret, tc.header, tc.body, tc.at, 5*time.Minute); !errors.Is(err, tc.want) {
+			if err := webhook.Verify(tc.secret, tc.id, tc.ts, tc.sigs, tc.body, tc.at, 5*time.Minute); !errors.Is(err, tc.want) {
 				t.Fatalf("err=%v, want %v", err, tc.want)
 			}
 		})
@@ -121,7 +151,17 @@ func newReceiver(t *testing.T, clock func() time.Time, statuses ...int) *receive
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if err := webhook.Verify(r.secret, req.Header.Get(wxnotify.WebhookSignatureHeader), body, r.clock(), time.Minute); err != nil {
+		// The specification's library checks the signature (the clock
+		// is the test's, so the timestamp is checked against it here).
+		wh, err := standardwebhooks.NewWebhook(r.secret)
+		if err == nil {
+			err = wh.VerifyIgnoringTimestamp(body, req.Header)
+		}
+		if err == nil {
+			err = webhook.Verify(r.secret, req.Header.Get(wxnotify.WebhookIDHeader), req.Header.Get(wxnotify.WebhookTimestampHeader),
+				req.Header.Get(wxnotify.WebhookSignatureHeader), body, r.clock(), time.Minute)
+		}
+		if err != nil {
 			t.Errorf("receiver: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -265,7 +305,7 @@ func TestSender(t *testing.T) {
 				rcv.mu.Lock()
 				h := rcv.headers[0]
 				rcv.mu.Unlock()
-				if h.Get("Content-Type") != "application/json" || h.Get("X-Wxnotify-Delivery") == "" || !strings.HasPrefix(h.Get("X-Wxnotify-Event"), "message.") {
+				if h.Get("Content-Type") != "application/json" || !strings.HasPrefix(h.Get("webhook-id"), "evt_") || !strings.HasPrefix(h.Get("X-Wxnotify-Event"), "message.") {
 					t.Fatalf("headers=%v", h)
 				}
 			})
@@ -346,11 +386,11 @@ func TestService(t *testing.T) {
 	e := newEnv(t, testdb.Engine{Name: "sqlite", NewDB: testdb.NewSQLiteDB})
 	svc := &webhook.Service{Store: e.st, Box: e.box, Now: e.clock}
 	ctx := keyCtx(testApp)
-	w := &wxnotify.Webhook{AppID: testApp, URL: "https://example.com/h", Secret: "given-secret-given-secret"}
+	w := &wxnotify.Webhook{AppID: testApp, URL: "https://example.com/h", Secret: "whsec_Z2l2ZW4tc2VjcmV0LWdpdmVuLXNlY3JldC0xMjM0"}
 	if err := svc.CreateWebhook(ctx, w); err != nil {
 		t.Fatal(err)
 	}
-	if w.Secret.Reveal() != "given-secret-given-secret" {
+	if w.Secret.Reveal() != "whsec_Z2l2ZW4tc2VjcmV0LWdpdmVuLXNlY3JldC0xMjM0" {
 		t.Fatal("a given secret was replaced")
 	}
 	if err := svc.CreateWebhook(keyCtx(otherApp), &wxnotify.Webhook{AppID: testApp, URL: "https://x"}); wxnotify.ErrorCode(err) != wxnotify.EFORBIDDEN {

@@ -127,6 +127,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newDevCommand(g),
 		newTemplateCommand(g),
 		newJobsCommand(g),
+		newWebhooksCommand(g),
 		newHealthcheckCommand(g),
 	)
 	for _, name := range []string{"version", "keygen"} {

@@ -90,6 +90,7 @@ type DeliveryConfig struct {
 	ClaimBatch          int
 	Lease               Duration
 	PollInterval        Duration
+	IdleWait            Duration
 	MaxAttempts         int
 	MinBackoff          Duration
 	ThrottlePause       Duration
@@ -258,7 +259,14 @@ var settings = []setting{
 		key:   "delivery.poll_interval",
 		field: func(c *Config) any { return &c.Delivery.PollInterval },
 		def:   delivery.DefaultPollInterval, allow: between(time.Millisecond, time.Minute),
-		doc: "how often an idle instance looks for due messages nobody woke it for (delayed sends, retries, other instances')",
+		doc: "how soon an instance looks again when a due message could not be claimed (its credit busy in another claim)",
+	},
+	{
+		key:   "delivery.idle_wait",
+		field: func(c *Config) any { return &c.Delivery.IdleWait },
+		def:   delivery.DefaultMaxIdleWait, allow: between(time.Millisecond, time.Minute),
+		doc: "the longest an idle instance sleeps when no message is due sooner and nothing woke it (accepts " +
+			"wake it at once: on this instance directly, on PostgreSQL from any instance through LISTEN/NOTIFY)",
 	},
 	{
 		key:   "delivery.max_attempts",
@@ -521,6 +529,7 @@ func (c *Config) instanceOptions() instanceOptions {
 		ClaimBatch:           c.Delivery.ClaimBatch,
 		LeaseTTL:             c.Delivery.Lease.Duration,
 		PollInterval:         c.Delivery.PollInterval.Duration,
+		IdleWait:             c.Delivery.IdleWait.Duration,
 		MaxAttempts:          c.Delivery.MaxAttempts,
 		MinBackoff:           c.Delivery.MinBackoff.Duration,
 		MaxBackoff:           c.Delivery.MaxBackoff.Duration,

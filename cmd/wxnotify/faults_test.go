@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxnotify/wxnotify/webhook"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // TestE2E_ErrorClasses drives each class of WeChat error through the real
@@ -33,7 +33,12 @@ func TestE2E_ErrorClasses(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
-		if err := webhook.Verify(secret, r.Header.Get("X-Wxnotify-Signature"), body, time.Now(), time.Minute); err != nil {
+		// Verified with the Standard Webhooks specification's own library.
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err == nil {
+			err = wh.Verify(body, r.Header)
+		}
+		if err != nil {
 			badSig++
 			http.Error(w, err.Error(), 400)
 			return

@@ -13,8 +13,10 @@ import (
 
 	"github.com/wxnotify/wxnotify"
 	"github.com/wxnotify/wxnotify/apikey"
+	"github.com/wxnotify/wxnotify/audit"
 	"github.com/wxnotify/wxnotify/catalog"
 	"github.com/wxnotify/wxnotify/delivery"
+	"github.com/wxnotify/wxnotify/history"
 	wxhttp "github.com/wxnotify/wxnotify/http"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/jobs"
@@ -46,6 +48,7 @@ type instanceOptions struct {
 	ClaimBatch          int
 	LeaseTTL            time.Duration
 	PollInterval        time.Duration
+	IdleWait            time.Duration
 	MaxAttempts         int
 	MinBackoff          time.Duration
 	MaxBackoff          time.Duration
@@ -93,6 +96,7 @@ type instance struct {
 	broadcasts    *delivery.BroadcastService
 	scheduler     *delivery.Scheduler
 	webhookSender *webhook.Sender
+	history       *history.Rollup
 	jobs          *jobs.Runner
 }
 
@@ -140,7 +144,7 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	in.pipeline = &delivery.Pipeline{
 		Queue: in.queue, Tokens: in.tokens, Client: client, Logger: log, Holder: o.Holder, Now: local,
 		Concurrency: o.Concurrency, LeaseTTL: o.LeaseTTL, AppRate: o.AppRate,
-		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxAttempts: o.MaxAttempts,
+		ClaimBatch: o.ClaimBatch, PollInterval: o.PollInterval, MaxIdleWait: o.IdleWait, MaxAttempts: o.MaxAttempts,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, ThrottlePause: o.ThrottlePause, AppBurst: o.AppBurst,
 		DailySubscribeLimit: int64(o.DailySubscribeLimit), DailyTemplateLimit: int64(o.DailyTemplateLimit),
 		Retention: o.Retention,
@@ -170,7 +174,7 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 		in.metrics.Send(m.Kind, time.Duration(a.LatencyMS*float64(time.Millisecond)), a.ErrCode, a.Class)
 	}
 	in.webhookSender = &webhook.Sender{Store: st, Box: box, Logger: log, Holder: o.Holder,
-		AllowPrivateNetworks: o.WebhookAllowPrivate, Now: clock.Now}
+		AllowPrivateNetworks: o.WebhookAllowPrivate, Now: clock.Now, OnAttempt: in.metrics.WebhookAttempt}
 	in.scheduler = &delivery.Scheduler{Store: st, Messages: in.messages, Logger: log, Holder: o.Holder, Now: clock.Now}
 	in.broadcasts = &delivery.BroadcastService{Store: st, Messages: in.messages, Logger: log, Now: clock.Now}
 	// Every outcome, whoever ends the message, is counted here once, after
@@ -193,7 +197,15 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	// Pushed events go to the ledger, and sent events settle ambiguous messages.
 	srv.EventService = &delivery.EventResolver{Events: in.credits, Queue: in.queue}
 	srv.CallbackConfigs = apps
+	if st.Capabilities().SharedByInstances {
+		// A push replayed to another instance is refused there too.
+		srv.SeenKeys = st
+	}
 	srv.Metrics = in.metrics.Handler()
+	srv.OnRequest = in.metrics.HTTPRequest
+	in.metrics.RegisterWebhookOutbox(func(ctx context.Context) (map[string]int64, error) {
+		return st.WebhookOutboxCounts(ctx, 0)
+	}, log)
 	srv.TemplateService = in.templates
 	srv.DashboardPassword = wxnotify.Secret(g.env.Getenv("WXNOTIFY_ADMIN_PASSWORD"))
 	if srv.TrustedProxies, err = wxhttp.ParseTrustedProxies(o.TrustedProxies); err != nil {
@@ -202,7 +214,11 @@ func (g *globals) newInstance(st store.Driver, o instanceOptions) (*instance, er
 	srv.Counts = func(ctx context.Context) (map[string]int64, error) {
 		return st.MessageCounts(ctx, &store.MessageCountsParams{})
 	}
-	srv.WeChatErrors = in.metrics.WeChatErrors
+	srv.AuditService = &audit.Service{Store: st, Now: local}
+	in.history = &history.Rollup{Store: st, Logger: log, Credits: func(ctx context.Context) ([]*wxnotify.CreditStock, error) {
+		return in.credits.CreditStocks(wxnotify.NewContextWithAPIKey(ctx, &wxnotify.APIKey{ID: "history", Apps: []string{wxnotify.AllApps}}), wxnotify.CreditFilter{})
+	}}
+	srv.HistoryService = in.history
 	srv.Ready = func(ctx context.Context) error { _, err := st.AppList(ctx); return err }
 	srv.ReadyChecks = readyChecks(st, apps, contact)
 	srv.Build = b
@@ -279,20 +295,25 @@ func (in *instance) jobList() []jobs.Entry {
 			Doc: "outcome events in the webhook outbox: POSTed, signed, retried with backoff"},
 		{Name: "daily_limits", Interval: 10 * time.Second, Job: jobs.Func(in.pipeline.CheckDailyLimits),
 			Doc: "each app's sends delivered today (Beijing time): an app at its daily send limit waits for the next day"},
+		{Name: "seen_purge", Interval: 10 * time.Minute, Job: jobs.Func(func(ctx context.Context) error {
+			_, err := in.store.SeenPurge(ctx, time.Now())
+			return err
+		}), Doc: "expired keys of the shared replay guard (push nonces)"},
 		{Name: "credit_purge", Interval: cmp.Or(o.CreditPurgeInterval, ledger.DefaultPurgeInterval), Job: jobs.Func(in.credits.Purge),
 			Doc: "credits expired, dead or used up"},
 		{Name: "session_purge", Interval: cmp.Or(o.SessionPurgeInterval, session.DefaultPurgeInterval), Delay: time.Minute, Job: jobs.Func(in.sessions.Purge),
 			Doc: "mini-program sessions past their expiry"},
-		{Name: "message_retention", Interval: time.Hour, Job: jobs.Func(in.pipeline.PurgeOld),
-			Doc: "terminal messages older than the retention period, with their attempts"},
+		{Name: "message_retention", Interval: time.Hour, Job: jobs.Func(func(ctx context.Context) error {
+			return errors.Join(in.pipeline.PurgeOld(ctx), in.history.Prune(ctx))
+		}), Doc: "terminal messages older than the retention period, with their attempts; the dashboard's history past a day (minutes) and a month (hours)"},
 		{Name: "template_sync", Interval: catalog.DefaultSyncInterval, Job: jobs.Func(in.templates.SyncAll),
 			Doc: "each app's templates from WeChat; messages of deleted templates failed"},
 		{Name: "broadcast_sweep", Interval: time.Minute, Job: jobs.Func(in.broadcasts.AbortStale),
 			Doc: "broadcasts whose upload a crash cut short: aborted, with the count stored"},
 		{Name: "clock_check", Interval: 10 * time.Second, Job: jobs.Func(in.checkClock),
 			Doc: "this instance's clock against the database's (the queue uses the database's)"},
-		{Name: "dashboard_sample", Interval: wxhttp.DashboardSampleInterval, Job: jobs.Func(in.server.SampleDashboard),
-			Doc: "queue depth and outcome rates for the dashboard's charts"},
+		{Name: "history_rollup", Interval: history.DefaultInterval, Job: jobs.Func(in.history.Run),
+			Doc: "the dashboard's history: outcomes and errcodes of the recent minutes recounted from the database, queue depth and credit stock sampled"},
 	}
 }
 
@@ -337,6 +358,10 @@ func (in *instance) run(ctx context.Context, ready func(url string)) error {
 
 	grp, gctx := errgroup.WithContext(work)
 	grp.Go(func() error { return in.pipeline.Run(gctx) })
+	if l, ok := in.store.(store.DueListener); ok {
+		// Other instances' accepts wake this one at once.
+		go l.ListenDue(gctx, in.pipeline.Wake, in.log)
+	}
 
 	select {
 	case <-ctx.Done():

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxnotify/wxnotify/internal/openapitest"
 	"github.com/wxnotify/wxnotify/internal/seal"
 	"github.com/wxnotify/wxnotify/internal/testdb"
 )
@@ -28,6 +29,11 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// Every request a test makes through net/http's default transport
+	// (getJSON, http.Get, a Client without a Transport) is checked against
+	// the OpenAPI document the server it reaches serves: a disagreement
+	// fails that request, and with it the test (internal/openapitest).
+	http.DefaultTransport = &openapitest.Transport{Base: http.DefaultTransport}
 	dir, err := os.MkdirTemp("", "wxnotify-e2e")
 	if err != nil {
 		panic(err)

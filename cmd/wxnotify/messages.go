@@ -13,7 +13,7 @@ import (
 func newMessagesCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "messages",
-		Short: "List, show and cancel messages on a running wxnotify",
+		Short: "List, show, cancel and retry messages on a running wxnotify",
 	}
 	rem := g.addRemoteFlags(cmd)
 
@@ -126,7 +126,34 @@ func newMessagesCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(ls, show, cancel)
+	retry := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Send a failed, no_credit or expired message again, with a fresh credit (exit 3 in any other state)",
+		Long: "Queue a failed, no_credit or expired message again, due now: its next claim takes a fresh credit,\n" +
+			"its time to live counts again from now and its attempt count starts again; its earlier attempts stay.\n" +
+			"The retry is written to the audit log (wxnotify audit).",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := rem.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.RetryMessage(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(m)
+			}
+			fmt.Fprintf(g.env.Stdout, "message %d %s\n", m.ID, m.State)
+			return nil
+		},
+	}
+	cmd.AddCommand(ls, show, cancel, retry)
 	return cmd
 }
 

@@ -105,7 +105,7 @@ func TestE2E_OperatorCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("--json summary %q: %v", out, err)
 	}
-	if sum.ID == 0 || sum.State != "accepted" || sum.Accepted != loadUsers || sum.Total != loadUsers || sum.Delivered != loadUsers-1 ||
+	if sum.ID == 0 || sum.State != "finished" || sum.Accepted != loadUsers || sum.Total != loadUsers || sum.Delivered != loadUsers-1 ||
 		sum.Undelivered != 1 || sum.Counts["delivered"] != loadUsers-1 || sum.Counts["no_credit"] != 1 || len(sum.Counts) != 2 {
 		t.Fatalf("--json summary %+v", sum)
 	}

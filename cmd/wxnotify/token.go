@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,7 +73,13 @@ func newTokenCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			svc := &token.Service{Store: st}
+			d := g.conf().Delivery
+			svc := &token.Service{Store: st, DailyLimit: func(kind string) int64 {
+				if kind == string(wxnotify.MessageTemplate) {
+					return int64(d.DailyTemplateLimit)
+				}
+				return int64(d.DailySubscribeLimit)
+			}}
 			ids := args
 			if len(ids) == 0 {
 				apps, err := (&token.AppService{Store: st}).FindApps(ctx)
@@ -95,7 +102,7 @@ func newTokenCommand(g *globals) *cobra.Command {
 				return g.printJSON(all)
 			}
 			tw := newTable(g.env.Stdout)
-			fmt.Fprintln(tw, "APPID\tMODE\tTOKEN\tEXPIRES\tNEXT REFRESH\tFETCHES\tLAST ERROR")
+			fmt.Fprintln(tw, "APPID\tMODE\tTOKEN\tEXPIRES\tNEXT REFRESH\tFETCHES\tSENT TODAY\tLAST ERROR")
 			for _, s := range all {
 				health := "none"
 				if s.HasToken {
@@ -104,7 +111,11 @@ func newTokenCommand(g *globals) *cobra.Command {
 						health = "expired"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.AppID, s.Mode, health, fmtTime(s.ExpiresAt), fmtTime(s.RefreshAt), s.Fetches, s.LastError)
+				var sent []string
+				for _, d := range s.SentToday {
+					sent = append(sent, fmt.Sprintf("%s %d/%d", d.Kind, d.Sent, d.Limit))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.AppID, s.Mode, health, fmtTime(s.ExpiresAt), fmtTime(s.RefreshAt), s.Fetches, strings.Join(sent, ", "), s.LastError)
 			}
 			return tw.Flush()
 		},

@@ -15,14 +15,19 @@ import (
 
 // Proxy forwards loopback TCP connections to a target (a database server)
 // and can cut them all and refuse new ones: to its clients, the database
-// going away, as in a restart or a network fault, while the test decides
-// when it comes back.
+// going away, as in a restart, while the test decides when it comes back.
+// It can also drop the network in between (Partition): connections stay
+// open but nothing crosses, as when a cable is pulled or a firewall drops
+// packets, until Heal.
 type Proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	down   bool
+	// healed is closed by Heal; nil when no partition holds the traffic.
+	healed chan struct{}
+	closed chan struct{} // closed when the test ends
 }
 
 // NewProxy listens on a free loopback port and forwards to target
@@ -33,8 +38,8 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { ln.Close(); p.closeAll() })
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}, closed: make(chan struct{})}
+	t.Cleanup(func() { ln.Close(); close(p.closed); p.closeAll() })
 	go p.serve()
 	return p
 }
@@ -64,6 +69,64 @@ func (p *Proxy) Outage(d time.Duration) {
 	p.Up()
 }
 
+// Partition stops every byte in both directions, on the connections open
+// now and on those opened until Heal, without closing any: to the client,
+// the database stops answering and new connections hang, as in a network
+// fault (no reset, no refusal). What was sent meanwhile is held and
+// delivered after Heal, as TCP would retransmit it.
+func (p *Proxy) Partition() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.healed == nil {
+		p.healed = make(chan struct{})
+	}
+}
+
+// Heal ends a Partition: the held bytes and connections go through.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.healed != nil {
+		close(p.healed)
+		p.healed = nil
+	}
+}
+
+// pass waits while a partition holds the traffic; false when the test ended.
+func (p *Proxy) pass() bool {
+	p.mu.Lock()
+	healed := p.healed
+	p.mu.Unlock()
+	if healed == nil {
+		return true
+	}
+	select {
+	case <-healed:
+		return true
+	case <-p.closed:
+		return false
+	}
+}
+
+// copyHeld copies src to dst, holding each chunk while a partition lasts.
+func (p *Proxy) copyHeld(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.pass() {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 func (p *Proxy) serve() {
 	for {
 		c, err := p.ln.Accept()
@@ -75,6 +138,10 @@ func (p *Proxy) serve() {
 }
 
 func (p *Proxy) forward(c net.Conn) {
+	if !p.pass() { // a partition: the connection hangs until Heal
+		c.Close()
+		return
+	}
 	p.mu.Lock()
 	down := p.down
 	p.mu.Unlock()
@@ -97,8 +164,8 @@ func (p *Proxy) forward(c net.Conn) {
 	p.conns[c], p.conns[s] = true, true
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
-	go func() { io.Copy(c, s); done <- struct{}{} }()
+	go func() { p.copyHeld(s, c); done <- struct{}{} }()
+	go func() { p.copyHeld(c, s); done <- struct{}{} }()
 	<-done
 	c.Close()
 	s.Close()

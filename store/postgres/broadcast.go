@@ -18,6 +18,9 @@ var (
 	queryBroadcastFinish     = queries.MustGet("BroadcastFinish")
 	queryBroadcastGet        = queries.MustGet("BroadcastGet")
 	queryBroadcastAbortStale = queries.MustGet("BroadcastAbortStale")
+	queryBroadcastGetByKey   = queries.MustGet("BroadcastGetByKey")
+	queryBroadcastList       = queries.MustGet("BroadcastList")
+	queryBroadcastFinishDone = queries.MustGet("BroadcastFinishDone")
 
 	queryScheduleInsert   = queries.MustGet("ScheduleInsert")
 	queryScheduleGet      = queries.MustGet("ScheduleGet")
@@ -36,15 +39,25 @@ var (
 	queryWebhookOutboxDelete = queries.MustGet("WebhookOutboxDelete")
 	queryWebhookOutboxRetry  = queries.MustGet("WebhookOutboxRetry")
 	queryWebhookOutboxCounts = queries.MustGet("WebhookOutboxCounts")
+	queryWebhookOutboxList   = queries.MustGet("WebhookOutboxList")
+	queryWebhookOutboxReplay = queries.MustGet("WebhookOutboxReplay")
 )
 
 // BroadcastInsert implements store.Executor.
 func (e *executor) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
 	var id int64
-	err := e.q.QueryRow(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
-	if pgCode(err) == codeForeignKeyViolation {
+	key := &p.IdempotencyKey
+	if p.IdempotencyKey == "" {
+		key = nil
+	}
+	err := e.q.QueryRow(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now), key).Scan(&id)
+	switch pgCode(err) {
+	case codeForeignKeyViolation:
 		return 0, store.ErrNotFound
-	} else if err != nil {
+	case codeUniqueViolation:
+		return 0, store.ErrConflict
+	}
+	if err != nil {
 		return 0, fmt.Errorf("insert broadcast: %w", err)
 	}
 	return id, nil
@@ -55,7 +68,7 @@ func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinish
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	tag, err := e.q.Exec(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
+	tag, err := e.q.Exec(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now), p.Fingerprint)
 	if err != nil {
 		return fmt.Errorf("finish broadcast: %w", err)
 	} else if tag.RowsAffected() == 1 {
@@ -69,15 +82,79 @@ func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinish
 
 // BroadcastGet implements store.Executor.
 func (e *executor) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
-	var b store.Broadcast
-	err := e.q.QueryRow(ctx, queryBroadcastGet, id).Scan(
-		&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &b.CreatedAt, &b.UpdatedAt)
+	b, err := scanBroadcast(e.q.QueryRow(ctx, queryBroadcastGet, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("get broadcast: %w", err)
 	}
+	return b, nil
+}
+
+// BroadcastGetByKey implements store.Executor.
+func (e *executor) BroadcastGetByKey(ctx context.Context, appID, key string) (*store.Broadcast, error) {
+	b, err := scanBroadcast(e.q.QueryRow(ctx, queryBroadcastGetByKey, appID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get broadcast by key: %w", err)
+	}
+	return b, nil
+}
+
+// BroadcastList implements store.Executor.
+func (e *executor) BroadcastList(ctx context.Context, p *store.BroadcastListParams) ([]*store.Broadcast, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := e.q.Query(ctx, queryBroadcastList, p.AppIDs, p.State, p.BeforeID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.Broadcast{}
+	for rows.Next() {
+		b, err := scanBroadcast(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list broadcasts: %w", err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	return out, nil
+}
+
+// BroadcastFinishDone implements store.Executor.
+func (e *executor) BroadcastFinishDone(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := e.q.Query(ctx, queryBroadcastFinishDone, timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("finish broadcasts: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("finish broadcasts: %w", err)
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func scanBroadcast(row pgx.Row) (*store.Broadcast, error) {
+	var (
+		b          store.Broadcast
+		key        *string
+		finishedAt *time.Time
+	)
+	if err := row.Scan(&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &b.CreatedAt, &b.UpdatedAt,
+		&key, &b.Fingerprint, &b.Counts, &finishedAt); err != nil {
+		return nil, err
+	}
 	b.CreatedAt, b.UpdatedAt = b.CreatedAt.UTC(), b.UpdatedAt.UTC()
+	b.IdempotencyKey, b.FinishedAt = stringValue(key), timeValue(finishedAt)
 	return &b, nil
 }
 
@@ -257,25 +334,8 @@ func (e *executor) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutbo
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
 	}
-	defer rows.Close()
-	out := []*store.WebhookOutbox{}
-	for rows.Next() {
-		var (
-			o           store.WebhookOutbox
-			leaseUntil  *time.Time
-			leaseHolder *string
-			attempts    int32
-		)
-		if err := rows.Scan(&o.ID, &o.WebhookID, &o.URL, &o.SecretSealed, &o.Event, &o.MessageID, &o.Payload,
-			&o.State, &attempts, &o.NextAttemptAt, &leaseHolder, &leaseUntil, &o.LastError, &o.CreatedAt); err != nil {
-			return nil, fmt.Errorf("claim webhook events: %w", err)
-		}
-		o.Attempts = int(attempts)
-		o.NextAttemptAt, o.CreatedAt = o.NextAttemptAt.UTC(), o.CreatedAt.UTC()
-		o.LeaseHolder, o.LeaseUntil = stringValue(leaseHolder), timeValue(leaseUntil)
-		out = append(out, &o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanOutboxRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
 	}
 	slices.SortFunc(out, func(a, b *store.WebhookOutbox) int {
@@ -370,4 +430,52 @@ func (e *executor) BroadcastAbortStale(ctx context.Context, before, now time.Tim
 		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// WebhookOutboxList implements store.Executor.
+func (e *executor) WebhookOutboxList(ctx context.Context, p *store.WebhookOutboxListParams) ([]*store.WebhookOutbox, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := e.q.Query(ctx, queryWebhookOutboxList, p.WebhookID, p.State, p.BeforeID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	out, err := scanOutboxRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	return out, nil
+}
+
+// WebhookOutboxReplay implements store.Executor.
+func (e *executor) WebhookOutboxReplay(ctx context.Context, p *store.WebhookOutboxReplayParams) (int64, error) {
+	tag, err := e.q.Exec(ctx, queryWebhookOutboxReplay, p.WebhookID, timeArg(p.Now), p.IDs)
+	if err != nil {
+		return 0, fmt.Errorf("replay webhook events: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// scanOutboxRows reads outbox rows and closes rows.
+func scanOutboxRows(rows pgx.Rows) ([]*store.WebhookOutbox, error) {
+	defer rows.Close()
+	out := []*store.WebhookOutbox{}
+	for rows.Next() {
+		var (
+			o           store.WebhookOutbox
+			leaseUntil  *time.Time
+			leaseHolder *string
+			attempts    int32
+		)
+		if err := rows.Scan(&o.ID, &o.WebhookID, &o.URL, &o.SecretSealed, &o.Event, &o.MessageID, &o.Payload,
+			&o.State, &attempts, &o.NextAttemptAt, &leaseHolder, &leaseUntil, &o.LastError, &o.CreatedAt); err != nil {
+			return nil, err
+		}
+		o.Attempts = int(attempts)
+		o.NextAttemptAt, o.CreatedAt = o.NextAttemptAt.UTC(), o.CreatedAt.UTC()
+		o.LeaseHolder, o.LeaseUntil = stringValue(leaseHolder), timeValue(leaseUntil)
+		out = append(out, &o)
+	}
+	return out, rows.Err()
 }

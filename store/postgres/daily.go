@@ -26,14 +26,14 @@ func (e *executor) DailySendAdd(ctx context.Context, ds []*store.DailySend) erro
 	}
 	ds = slices.Clone(ds)
 	slices.SortFunc(ds, func(a, b *store.DailySend) int {
-		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Kind, b.Kind))
+		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Holder, b.Holder))
 	})
 	n := len(ds)
-	apps, days, kinds, sent := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	apps, days, kinds, holders, sent := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
 	for i, d := range ds {
-		apps[i], days[i], kinds[i], sent[i] = d.AppID, d.Day, d.Kind, d.Sent
+		apps[i], days[i], kinds[i], holders[i], sent[i] = d.AppID, d.Day, d.Kind, d.Holder, d.Sent
 	}
-	if _, err := e.q.Exec(ctx, queryDailySendAdd, apps, days, kinds, sent); pgCode(err) == codeForeignKeyViolation {
+	if _, err := e.q.Exec(ctx, queryDailySendAdd, apps, days, kinds, holders, sent); pgCode(err) == codeForeignKeyViolation {
 		return store.ErrNotFound
 	} else if err != nil {
 		return fmt.Errorf("add daily sends: %w", err)

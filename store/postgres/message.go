@@ -19,6 +19,7 @@ var (
 	queryMessageInsert           = queries.MustGet("MessageInsertMany")
 	queryMessageIDsByKey         = queries.MustGet("MessageIDsByKey")
 	queryMessageAnyDue           = queries.MustGet("MessageAnyDue")
+	queryMessageNextDue          = queries.MustGet("MessageNextDue")
 	queryMessageLockDue          = queries.MustGet("MessageLockDue")
 	queryMessageLockExpired      = queries.MustGet("MessageLockExpired")
 	queryMessageLockLeaseExpired = queries.MustGet("MessageLockLeaseExpired")
@@ -164,6 +165,15 @@ func (e *executor) MessageAnyDue(ctx context.Context, now time.Time) (bool, erro
 		return false, fmt.Errorf("any due message: %w", err)
 	}
 	return due, nil
+}
+
+// MessageNextDue implements store.Executor.
+func (e *executor) MessageNextDue(ctx context.Context, now time.Time) (time.Time, error) {
+	var next *time.Time
+	if err := e.q.QueryRow(ctx, queryMessageNextDue, timeArg(now)).Scan(&next); err != nil {
+		return time.Time{}, fmt.Errorf("next due message: %w", err)
+	}
+	return timeValue(next), nil
 }
 
 // MessageLockDue implements store.Executor (FOR UPDATE SKIP LOCKED).

@@ -63,6 +63,11 @@ const (
 // group commits, claims and API reads (docs/decisions.md measured 8–32 alike).
 const DefaultMaxConns = 16
 
+// DefaultIdleInTransactionTimeout ends a session left idle inside a
+// transaction, releasing its locks, unless the DSN sets
+// idle_in_transaction_session_timeout.
+const DefaultIdleInTransactionTimeout = "30s"
+
 // DefaultConnectTimeout bounds one connection attempt unless the DSN sets
 // connect_timeout.
 const DefaultConnectTimeout = 5 * time.Second
@@ -113,6 +118,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// request that needs a new connection; bounded, it fails as unavailable.
 	if !strings.Contains(dsn, "connect_timeout") {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	// An instance stopped (SIGSTOP, a VM pause, a network cut) in the
+	// middle of a transaction holds its row locks until the server ends the
+	// session; the other instances' claims, outcomes and recovery of those
+	// rows would wait that long. The queue's transactions last milliseconds.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = DefaultIdleInTransactionTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -18,6 +18,9 @@ var (
 	queryBroadcastFinish     = queries.MustGet("BroadcastFinish")
 	queryBroadcastGet        = queries.MustGet("BroadcastGet")
 	queryBroadcastAbortStale = queries.MustGet("BroadcastAbortStale")
+	queryBroadcastGetByKey   = queries.MustGet("BroadcastGetByKey")
+	queryBroadcastList       = queries.MustGet("BroadcastList")
+	queryBroadcastFinishDone = queries.MustGet("BroadcastFinishDone")
 
 	queryScheduleInsert   = queries.MustGet("ScheduleInsert")
 	queryScheduleGet      = queries.MustGet("ScheduleGet")
@@ -37,14 +40,22 @@ var (
 	queryWebhookOutboxDelete = queries.MustGet("WebhookOutboxDelete")
 	queryWebhookOutboxRetry  = queries.MustGet("WebhookOutboxRetry")
 	queryWebhookOutboxCounts = queries.MustGet("WebhookOutboxCounts")
+	queryWebhookOutboxList   = queries.MustGet("WebhookOutboxList")
+	queryWebhookOutboxReplay = queries.MustGet("WebhookOutboxReplay")
 )
 
 // BroadcastInsert implements store.Executor.
 func (e *executor) BroadcastInsert(ctx context.Context, p *store.BroadcastInsertParams) (int64, error) {
 	var id int64
-	err := e.write.QueryRowContext(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now)).Scan(&id)
+	var key any
+	if p.IdempotencyKey != "" {
+		key = p.IdempotencyKey
+	}
+	err := e.write.QueryRowContext(ctx, queryBroadcastInsert, p.AppID, p.TemplateID, p.Spec, timeArg(p.Now), key).Scan(&id)
 	if isForeignKeyViolation(err) {
 		return 0, store.ErrNotFound
+	} else if isUniqueViolation(err) {
+		return 0, store.ErrConflict
 	} else if err != nil {
 		return 0, fmt.Errorf("insert broadcast: %w", err)
 	}
@@ -56,7 +67,7 @@ func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinish
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	res, err := e.write.ExecContext(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now))
+	res, err := e.write.ExecContext(ctx, queryBroadcastFinish, p.ID, p.State, p.Accepted, p.Error, timeArg(p.Now), p.Fingerprint)
 	if err != nil {
 		return fmt.Errorf("finish broadcast: %w", err)
 	}
@@ -73,18 +84,88 @@ func (e *executor) BroadcastFinish(ctx context.Context, p *store.BroadcastFinish
 
 // BroadcastGet implements store.Executor.
 func (e *executor) BroadcastGet(ctx context.Context, id int64) (*store.Broadcast, error) {
-	var (
-		b                    store.Broadcast
-		createdAt, updatedAt sql.NullInt64
-	)
-	err := e.read.QueryRowContext(ctx, queryBroadcastGet, id).Scan(
-		&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &createdAt, &updatedAt)
+	b, err := scanBroadcast(e.read.QueryRowContext(ctx, queryBroadcastGet, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("get broadcast: %w", err)
 	}
-	b.CreatedAt, b.UpdatedAt = timeValue(createdAt), timeValue(updatedAt)
+	return b, nil
+}
+
+// BroadcastGetByKey implements store.Executor.
+func (e *executor) BroadcastGetByKey(ctx context.Context, appID, key string) (*store.Broadcast, error) {
+	b, err := scanBroadcast(e.read.QueryRowContext(ctx, queryBroadcastGetByKey, appID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("get broadcast by key: %w", err)
+	}
+	return b, nil
+}
+
+// BroadcastList implements store.Executor.
+func (e *executor) BroadcastList(ctx context.Context, p *store.BroadcastListParams) ([]*store.Broadcast, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	apps, err := appIDsArg(p.AppIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := e.read.QueryContext(ctx, queryBroadcastList, apps, p.State, p.BeforeID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	defer rows.Close()
+	out := []*store.Broadcast{}
+	for rows.Next() {
+		b, err := scanBroadcast(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list broadcasts: %w", err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	return out, nil
+}
+
+// BroadcastFinishDone implements store.Executor.
+func (e *executor) BroadcastFinishDone(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := e.write.QueryContext(ctx, queryBroadcastFinishDone, timeArg(now))
+	if err != nil {
+		return nil, fmt.Errorf("finish broadcasts: %w", err)
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("finish broadcasts: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("finish broadcasts: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func scanBroadcast(s scanner) (*store.Broadcast, error) {
+	var (
+		b                                store.Broadcast
+		createdAt, updatedAt, finishedAt sql.NullInt64
+		key                              sql.NullString
+	)
+	if err := s.Scan(&b.ID, &b.AppID, &b.TemplateID, &b.Spec, &b.State, &b.Accepted, &b.Error, &createdAt, &updatedAt,
+		&key, &b.Fingerprint, &b.Counts, &finishedAt); err != nil {
+		return nil, err
+	}
+	b.CreatedAt, b.UpdatedAt, b.FinishedAt = timeValue(createdAt), timeValue(updatedAt), timeValue(finishedAt)
+	b.IdempotencyKey = key.String
 	return &b, nil
 }
 
@@ -318,23 +399,8 @@ func (e *executor) WebhookOutboxClaim(ctx context.Context, p *store.WebhookOutbo
 	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
 	}
-	defer rows.Close()
-	out := []*store.WebhookOutbox{}
-	for rows.Next() {
-		var (
-			o                                    store.WebhookOutbox
-			nextAttemptAt, leaseUntil, createdAt sql.NullInt64
-			leaseHolder                          sql.NullString
-		)
-		if err := rows.Scan(&o.ID, &o.WebhookID, &o.URL, &o.SecretSealed, &o.Event, &o.MessageID, &o.Payload,
-			&o.State, &o.Attempts, &nextAttemptAt, &leaseHolder, &leaseUntil, &o.LastError, &createdAt); err != nil {
-			return nil, fmt.Errorf("claim webhook events: %w", err)
-		}
-		o.NextAttemptAt, o.LeaseUntil, o.CreatedAt = timeValue(nextAttemptAt), timeValue(leaseUntil), timeValue(createdAt)
-		o.LeaseHolder = leaseHolder.String
-		out = append(out, &o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanOutboxRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("claim webhook events: %w", err)
 	}
 	slices.SortFunc(out, func(a, b *store.WebhookOutbox) int {
@@ -363,6 +429,39 @@ func (e *executor) WebhookOutboxFinish(ctx context.Context, p *store.WebhookOutb
 		return false, fmt.Errorf("finish webhook event: %w", err)
 	}
 	return n == 1, nil
+}
+
+// WebhookOutboxList implements store.Executor.
+func (e *executor) WebhookOutboxList(ctx context.Context, p *store.WebhookOutboxListParams) ([]*store.WebhookOutbox, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := e.read.QueryContext(ctx, queryWebhookOutboxList, p.WebhookID, p.State, p.BeforeID, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	out, err := scanOutboxRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list webhook events: %w", err)
+	}
+	return out, nil
+}
+
+// WebhookOutboxReplay implements store.Executor.
+func (e *executor) WebhookOutboxReplay(ctx context.Context, p *store.WebhookOutboxReplayParams) (int64, error) {
+	var ids any
+	if p.IDs != nil {
+		b, err := json.Marshal(p.IDs)
+		if err != nil {
+			return 0, err
+		}
+		ids = string(b)
+	}
+	res, err := e.write.ExecContext(ctx, queryWebhookOutboxReplay, p.WebhookID, timeArg(p.Now), ids)
+	if err != nil {
+		return 0, fmt.Errorf("replay webhook events: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // WebhookOutboxCounts implements store.Executor.
@@ -432,4 +531,25 @@ func (e *executor) BroadcastAbortStale(ctx context.Context, before, now time.Tim
 		return 0, fmt.Errorf("abort stale broadcasts: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// scanOutboxRows reads outbox rows and closes rows.
+func scanOutboxRows(rows *sql.Rows) ([]*store.WebhookOutbox, error) {
+	defer rows.Close()
+	out := []*store.WebhookOutbox{}
+	for rows.Next() {
+		var (
+			o                                    store.WebhookOutbox
+			nextAttemptAt, leaseUntil, createdAt sql.NullInt64
+			leaseHolder                          sql.NullString
+		)
+		if err := rows.Scan(&o.ID, &o.WebhookID, &o.URL, &o.SecretSealed, &o.Event, &o.MessageID, &o.Payload,
+			&o.State, &o.Attempts, &nextAttemptAt, &leaseHolder, &leaseUntil, &o.LastError, &createdAt); err != nil {
+			return nil, err
+		}
+		o.NextAttemptAt, o.LeaseUntil, o.CreatedAt = timeValue(nextAttemptAt), timeValue(leaseUntil), timeValue(createdAt)
+		o.LeaseHolder = leaseHolder.String
+		out = append(out, &o)
+	}
+	return out, rows.Err()
 }

@@ -18,12 +18,12 @@ func (e *executor) DailySendAdd(ctx context.Context, ds []*store.DailySend) erro
 	if len(ds) == 0 {
 		return nil
 	}
-	rows := make([][4]any, len(ds))
+	rows := make([][5]any, len(ds))
 	for i, d := range ds {
 		if err := d.Validate(); err != nil {
 			return err
 		}
-		rows[i] = [4]any{d.AppID, d.Day, d.Kind, d.Sent}
+		rows[i] = [5]any{d.AppID, d.Day, d.Kind, d.Holder, d.Sent}
 	}
 	js, err := json.Marshal(rows)
 	if err != nil {

@@ -16,6 +16,7 @@ var (
 	queryMessageInsert           = queries.MustGet("MessageInsert")
 	queryMessageIDByKey          = queries.MustGet("MessageIDByKey")
 	queryMessageAnyDue           = queries.MustGet("MessageAnyDue")
+	queryMessageNextDue          = queries.MustGet("MessageNextDue")
 	queryMessageLockDue          = queries.MustGet("MessageLockDue")
 	queryMessageLockExpired      = queries.MustGet("MessageLockExpired")
 	queryMessageLockLeaseExpired = queries.MustGet("MessageLockLeaseExpired")
@@ -107,6 +108,15 @@ func (e *executor) MessageAnyDue(ctx context.Context, now time.Time) (bool, erro
 		return false, fmt.Errorf("any message due: %w", err)
 	}
 	return true, nil
+}
+
+// MessageNextDue implements store.Executor, on the read pool.
+func (e *executor) MessageNextDue(ctx context.Context, now time.Time) (time.Time, error) {
+	var next sql.NullInt64
+	if err := e.read.QueryRowContext(ctx, queryMessageNextDue, timeArg(now)).Scan(&next); err != nil {
+		return time.Time{}, fmt.Errorf("next due message: %w", err)
+	}
+	return timeValue(next), nil
 }
 
 // MessageLockDue implements store.Executor. Like every Lock method it reads

@@ -19,10 +19,11 @@ func exerciseDailySend(t *testing.T, newDB NewDBFunc) {
 		const day, next = "2026-12-06", "2026-12-07"
 		for range 2 {
 			if err := s.DailySendAdd(ctx, []*store.DailySend{
-				{AppID: app2, Day: day, Kind: "subscribe", Sent: 3},
-				{AppID: app, Day: day, Kind: "subscribe", Sent: 5},
-				{AppID: app, Day: day, Kind: "template", Sent: 1},
-				{AppID: app, Day: next, Kind: "subscribe", Sent: 7},
+				{AppID: app2, Day: day, Kind: "subscribe", Holder: "i1", Sent: 3},
+				{AppID: app, Day: day, Kind: "subscribe", Holder: "i1", Sent: 2},
+				{AppID: app, Day: day, Kind: "subscribe", Holder: "i2", Sent: 3}, // another instance's row
+				{AppID: app, Day: day, Kind: "template", Holder: "i1", Sent: 1},
+				{AppID: app, Day: next, Kind: "subscribe", Holder: "i1", Sent: 7},
 			}); err != nil {
 				t.Fatal(err)
 			}

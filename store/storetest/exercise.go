@@ -241,6 +241,7 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 	})
 
 	t.Run("Broadcast", func(t *testing.T) { t.Parallel(); exerciseBroadcast(t, newDB) })
+	t.Run("BroadcastEnd", func(t *testing.T) { t.Parallel(); exerciseBroadcastEnd(t, newDB) })
 
 	t.Run("Template", func(t *testing.T) { t.Parallel(); exerciseTemplate(t, newDB) })
 
@@ -257,11 +258,17 @@ func Exercise(t *testing.T, newDB NewDBFunc) {
 
 	t.Run("DailySend", func(t *testing.T) { t.Parallel(); exerciseDailySend(t, newDB) })
 
+	t.Run("Rate", func(t *testing.T) { t.Parallel(); exerciseRate(t, newDB) })
+
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); exerciseTx(t, newDB) })
 
 	t.Run("Primitives", func(t *testing.T) { t.Parallel(); exercisePrimitives(t, newDB) })
 
-	t.Run("Queue", func(t *testing.T) { t.Parallel(); exerciseQueue(t, newDB) })
+	t.Run("Queue", func(t *testing.T) { t.Parallel(); exerciseQueue(t, newDB); exerciseRetry(t, newDB) })
+
+	t.Run("Audit", func(t *testing.T) { t.Parallel(); exerciseAudit(t, newDB) })
+
+	t.Run("History", func(t *testing.T) { t.Parallel(); exerciseHistory(t, newDB) })
 
 	t.Run("Time", func(t *testing.T) {
 		t.Parallel()

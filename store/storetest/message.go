@@ -85,6 +85,24 @@ func exerciseMessage(t *testing.T, newDB NewDBFunc) {
 		}
 	})
 
+	t.Run("NextDue", func(t *testing.T) {
+		t.Parallel()
+		ctx, s, _ := setup(t)
+		if next, err := s.MessageNextDue(ctx, testNow); err != nil || !next.IsZero() {
+			t.Fatalf("NextDue of an empty queue=%v, %v; want zero", next, err)
+		}
+		later, expired, soon := newMessage(app, userA, tpl, ""), newMessage(app, userA, tpl, ""), newMessage(app, userA, tpl, "")
+		later.RunAt = testNow.Add(time.Hour)
+		expired.RunAt, expired.ExpiresAt = testNow.Add(-2*time.Hour), testNow.Add(-time.Hour)
+		soon.RunAt = testNow.Add(time.Minute)
+		mustInsertMessages(ctx, t, s, later, expired, soon)
+		next, err := s.MessageNextDue(ctx, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTime(t, "NextDue (the expired one skipped)", next, testNow.Add(time.Minute))
+	})
+
 	t.Run("InsertIdempotency", func(t *testing.T) {
 		t.Parallel()
 		ctx, s, _ := setup(t)

@@ -440,6 +440,7 @@ func exerciseQueue(t *testing.T, newDB NewDBFunc) {
 			{sending, queued}, {queued, waiting}, {waiting, queued}, {queued, noCredit}, {queued, cancelled},
 			{waiting, cancelled}, {queued, expired}, {waiting, expired}, {queued, failed}, {waiting, failed},
 			{ambiguous, delivered}, {ambiguous, failed},
+			{failed, queued}, {noCredit, queued}, {expired, queued}, // an operator's Retry
 		} {
 			allowed[m] = true
 		}

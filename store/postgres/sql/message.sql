@@ -42,7 +42,11 @@ WITH b AS (
     ON CONFLICT (appid, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id
 )
-SELECT b.n, coalesce(b.id, 0), ins.id IS NOT NULL FROM b LEFT JOIN ins ON ins.id = b.id;
+SELECT b.n, coalesce(b.id, 0), ins.id IS NOT NULL
+  FROM b LEFT JOIN ins ON ins.id = b.id
+       -- Wakes the other instances when the transaction commits (store.DueListener);
+       -- one notification per transaction, however many rows.
+       CROSS JOIN (SELECT pg_notify('wxnotify_due', '')) AS wake;
 
 -- name: MessageIDsByKey
 -- Finds the rows holding keys that conflicted. It is a separate statement
@@ -58,6 +62,11 @@ SELECT k.i, m.id
 -- on the message_queued index.
 SELECT EXISTS (SELECT 1 FROM message
                 WHERE state = 'queued' AND run_at <= $1 AND (expires_at IS NULL OR expires_at > $1));
+
+-- name: MessageNextDue
+-- On the message_queued index, in order: the first live row.
+SELECT min(run_at) FROM message
+ WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > $1);
 
 -- name: MessageLockDue
 -- Selects and locks the messages a claim takes, in the order it takes them:

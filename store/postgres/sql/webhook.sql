@@ -64,3 +64,18 @@ UPDATE webhook_outbox
 SELECT state, count(*) FROM webhook_outbox
  WHERE $1::bigint = 0 OR webhook_id = $1::bigint
  GROUP BY state;
+
+-- name: WebhookOutboxList
+SELECT id, webhook_id, url, secret_sealed, event, message_id, payload, state,
+       attempts, next_attempt_at, lease_holder, lease_until, last_error, created_at
+  FROM webhook_outbox
+ WHERE webhook_id = $1 AND ($2::text = '' OR state = $2::text) AND ($3::bigint = 0 OR id < $3::bigint)
+ ORDER BY id DESC
+ LIMIT $4;
+
+-- name: WebhookOutboxReplay
+-- $3 NULL replays every dead row of the webhook.
+UPDATE webhook_outbox
+   SET state = 'pending', attempts = 0, next_attempt_at = $2, lease_holder = NULL, lease_until = NULL
+ WHERE webhook_id = $1 AND state = 'dead'
+   AND ($3::bigint[] IS NULL OR id = ANY ($3::bigint[]));

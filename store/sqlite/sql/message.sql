@@ -37,6 +37,11 @@ SELECT 1 FROM message
  WHERE state = 'queued' AND run_at <= ?1 AND (expires_at IS NULL OR expires_at > ?1)
  LIMIT 1;
 
+-- name: MessageNextDue
+-- On the message_queued index, in order: the first live row.
+SELECT min(run_at) FROM message
+ WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > ?1);
+
 -- name: MessageLockDue
 -- The messages a claim takes, in the order it takes them. Differs from
 -- PostgreSQL (no FOR UPDATE SKIP LOCKED): the claim runs in a write
